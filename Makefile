@@ -1,0 +1,41 @@
+# milab: two commands do everything on a fresh machine (see README.md).
+#   make scenarios  - every scenario against the embedded emulator; writes reports/
+#   make test       - the project's own tests and the scenarios
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.milab-installed
+SYSTEM_STAMP := $(VENV)/.milab-system
+WORKERS ?= 2
+APT_PACKAGES := curl shellcheck
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps scenarios test bench clean
+
+deps: $(STAMP) $(SYSTEM_STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	touch $@
+
+# Debian packages the harness runs: curl (in-VM steps), shellcheck (docs gate).
+$(SYSTEM_STAMP): Makefile
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+scenarios: deps
+	$(PY) -m pytest scenarios -n $(WORKERS) -p no:cacheprovider
+
+test: deps
+	$(PY) -m pytest tests scenarios -n $(WORKERS) -p no:cacheprovider
+
+bench: deps
+	$(PY) bench/emulator.py
+
+clean:
+	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json

@@ -1,0 +1,7 @@
+"""milab's pytest wiring: reports, the target and the fixtures of every scenario."""
+
+pytest_plugins = [
+    "milab.reporting.plugin",
+    "fixtures.target",
+    "fixtures.resources",
+]

@@ -1,0 +1,1 @@
+"""Emulated Azure cloud services used by milab."""

@@ -1,0 +1,368 @@
+"""The ARM front door: authentication, api-version, routing, RBAC and ARM's response shapes.
+
+Every request is authenticated with the shared token validator, then authorized with
+the action ARM would check (``<type>/read|write|delete`` or ``<type>/<name>/action``)
+at the addressed scope, *before* existence is looked at, as ARM does.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..authorization import required_action
+from ..tokens import TokenError, bearer
+from . import authorization as authz
+from .base import Call, ResourceType
+from .catalog import TYPES, resource_type
+from .errors import ArmError
+from .ids import Ref, parse, valid_api_version_syntax
+from .resources import RESOURCES_API_VERSIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..server import Emulator
+
+log = logging.getLogger("milab.arm")
+
+ARM_AUDIENCES = ("https://management.azure.com/", "https://management.azure.com",
+                 "https://management.core.windows.net/", "https://management.core.windows.net")
+
+_TOKEN_ERRORS = {
+    "missing": ("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."),
+    "malformed": ("InvalidAuthenticationToken", "The access token is invalid."),
+    "signature": ("InvalidAuthenticationToken", "The access token is invalid."),
+    "issuer": ("InvalidAuthenticationTokenTenant", None),
+    "tenant": ("InvalidAuthenticationTokenTenant", None),
+    "audience": ("InvalidAuthenticationTokenAudience", None),
+    "expired": ("ExpiredAuthenticationToken", None),
+    "not_yet_valid": ("InvalidAuthenticationToken", None),
+}
+
+
+def _json(status: int, body: Any, headers: dict | None = None) -> web.Response:
+    h = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": str(uuid.uuid4())}
+    h.update(headers or {})
+    if body is None:
+        return web.Response(status=status, headers=h)
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=h)
+
+
+def error_response(e: ArmError) -> web.Response:
+    return _json(e.status, e.body(), e.headers)
+
+
+class ArmService:
+    def __init__(self, emu: "Emulator"):
+        self.emu = emu
+
+    # -- authentication ---------------------------------------------------------------------
+    def authenticate(self, request: web.Request) -> dict:
+        header = request.headers.get("Authorization")
+        token = bearer(header)
+        tid = self.emu.state.tenant_id
+        challenge = {"WWW-Authenticate": f'Bearer authorization_uri="https://login.windows.net/{tid}", '
+                                         f'error="invalid_token", error_description="The authentication failed."'}
+        if header and token is None:
+            raise ArmError(401, "AuthenticationFailed",
+                           "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+                           challenge)
+        try:
+            return self.emu.tokens.validate(token, ARM_AUDIENCES)
+        except TokenError as e:
+            code, message = _TOKEN_ERRORS[e.reason]
+            if e.reason in ("issuer", "tenant"):
+                message = (f"The access token is from the wrong issuer '{e.claims.get('iss')}'. It must match the "
+                           f"tenant 'https://sts.windows.net/{tid}/' associated with this subscription. Please use "
+                           f"the authority (URL) 'https://login.windows.net/{tid}' to get the token.")
+            raise ArmError(401, code, message or e.message, challenge) from None
+
+    # -- entry point --------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            body = None
+            if request.method in ("PUT", "PATCH", "POST") and request.can_read_body:
+                raw = await request.read()
+                if raw.strip():
+                    try:
+                        body = json.loads(raw)
+                    except ValueError as e:
+                        raise ArmError(400, "InvalidRequestContent",
+                                       f"The request content was invalid and could not be deserialized: {e}.")
+            claims = self.authenticate(request)
+            api_version = request.query.get("api-version")
+            ref = parse(request.path)
+            if not api_version:
+                raise ArmError(400, "MissingApiVersionParameter",
+                               "The api-version query parameter (?api-version=) is required for all requests.")
+            if not valid_api_version_syntax(api_version):
+                raise ArmError(400, "InvalidApiVersionParameter",
+                               f"The api-version '{api_version}' is invalid. The supported versions are "
+                               f"'{','.join(RESOURCES_API_VERSIONS[-5:])}'.")
+            call = Call(self.emu, request.method.upper(), ref, api_version, dict(request.query), body, claims)
+            status, out = self.route(call)
+            mutated = call.method in ("PUT", "PATCH", "DELETE", "POST")
+            if mutated:
+                self.emu.state.save()
+            return _json(status, out, call.headers)
+        except ArmError as e:
+            return error_response(e)
+
+    # -- routing ------------------------------------------------------------------------------
+    def route(self, call: Call) -> tuple[int, Any]:
+        ref = call.ref
+        if ref.subscription is None:
+            if ref.tail == "subscriptions" and call.method == "GET":
+                return 200, self.list_subscriptions(call)
+            if ref.namespace and ref.namespace.lower() == "microsoft.authorization":
+                return self.authorization(call)
+            raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
+        if ref.subscription.lower() != call.state.subscription_id.lower():
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{ref.subscription}' could not be found.")
+        if ref.namespace and ref.namespace.lower() == "microsoft.authorization":
+            return self.authorization(call)
+        if ref.namespace and len(ref.types) >= 2 and ref.types[0].lower() == "locations" and \
+                ref.types[-1].lower() in ("operations", "operationresults", "operationstatuses", "asyncoperations"):
+            return self.operation(call)
+        if ref.namespace is None:
+            if ref.resource_group is None:
+                if ref.tail is None:
+                    return self.subscription(call)
+                if ref.tail.lower() == "resourcegroups":
+                    return self.list_type(call, "Microsoft.Resources/subscriptions/resourceGroups",
+                                          ref.scope, self._resource_groups(call))
+                if ref.tail.lower() == "resources":
+                    return self.list_type(call, None, ref.scope, self._all_resources(call, ref.scope))
+                if ref.tail.lower() == "providers":
+                    return 200, {"value": []}
+                raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
+            if ref.tail is None:
+                return self.resource(call, TYPES["microsoft.resources/subscriptions/resourcegroups"], ref.scope)
+            if ref.tail.lower() == "resources" and call.method == "GET":
+                self._require_group(call)
+                return self.list_type(call, None, ref.scope, self._all_resources(call, ref.scope))
+            raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
+        rt = resource_type(ref.type)
+        self._check_api_version(call, rt, ref.type)
+        if ref.tail is not None:
+            if call.method == "GET":
+                child_type = f"{ref.type}/{ref.tail}" if ref.tail else ref.type
+                return self._list_children(call, child_type)
+            if call.method == "POST":
+                return self.action(call, rt, ref.tail)
+            raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported "
+                                                     f"on '{ref.path}'.")
+        return self.resource(call, rt, ref.id)
+
+    def _check_api_version(self, call: Call, rt: ResourceType, type_name: str) -> None:
+        if rt.api_versions is not None and call.api_version not in rt.api_versions:
+            loc = "westus"
+            raise ArmError(400, "NoRegisteredProviderFound",
+                           f"No registered resource provider found for location '{loc}' and API version "
+                           f"'{call.api_version}' for type '{type_name.split('/', 1)[1]}'. The supported "
+                           f"api-versions are '{', '.join(rt.api_versions)}'.")
+
+    # -- subscriptions and groups -----------------------------------------------------------
+    def list_subscriptions(self, call: Call) -> dict:
+        sub_scope = f"/subscriptions/{call.state.subscription_id}"
+        visible = any(authz.scope_contains(sub_scope, a.scope) or authz.scope_contains(a.scope, sub_scope)
+                      for a in call.assignments() if a.principal_id == call.caller_oid) \
+            or not self.emu.config.enforce_rbac
+        doc = TYPES["microsoft.resources/subscriptions"].document(call)
+        return {"value": [doc] if visible else [], "count": {"type": "Total", "value": 1 if visible else 0}}
+
+    def subscription(self, call: Call) -> tuple[int, Any]:
+        if call.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported here.")
+        sub_scope = call.ref.scope
+        if not any(authz.scope_contains(a.scope, sub_scope) or authz.scope_contains(sub_scope, a.scope)
+                   for a in call.assignments() if a.principal_id == call.caller_oid) \
+                and self.emu.config.enforce_rbac:
+            call.authorize("Microsoft.Resources/subscriptions/read", sub_scope)
+        return 200, TYPES["microsoft.resources/subscriptions"].document(call)
+
+    def _resource_groups(self, call: Call) -> list[dict]:
+        return [r for r in call.state.resources.values()
+                if r["type"] == "Microsoft.Resources/subscriptions/resourceGroups"]
+
+    def _all_resources(self, call: Call, scope: str) -> list[dict]:
+        return [r for r in call.state.children(scope)
+                if r["type"] != "Microsoft.Resources/subscriptions/resourceGroups"]
+
+    def _require_group(self, call: Call) -> dict:
+        ref = call.ref
+        rg = call.state.get(f"/subscriptions/{ref.subscription}/resourceGroups/{ref.resource_group}")
+        if rg is None:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{ref.resource_group}' could not be found.")
+        return rg
+
+    def list_type(self, call: Call, type_name: str | None, scope: str, items: list[dict]) -> tuple[int, dict]:
+        if call.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported here.")
+        out = []
+        for r in items:
+            t = type_name or r["type"]
+            if call.can(f"{t}/read", r["id"]):
+                out.append(resource_type(r["type"]).render(call, r))
+        if not out and not call.can(f"{type_name or 'Microsoft.Resources/subscriptions/resources'}/read", scope):
+            call.authorize(f"{type_name or 'Microsoft.Resources/subscriptions/resourceGroups/resources'}/read", scope)
+        return 200, {"value": out}
+
+    def _list_children(self, call: Call, child_type: str) -> tuple[int, dict]:
+        ref = call.ref
+        if ref.resource_group:
+            self._require_group(call)
+        parent = ref.id if ref.names else ref.scope
+        if ref.names and call.state.get(parent) is None:
+            raise self._not_found(call, parent)
+        items = [r for r in call.state.children(parent) if r["type"].lower() == child_type.lower()
+                 and r["id"].lower().rsplit("/", 2)[0] == (parent.rstrip("/") + "/providers/" + child_type
+                                                           if not ref.names else
+                                                           parent + "/" + child_type.rsplit("/", 1)[1]).lower()]
+        return self.list_type(call, child_type, parent, items)
+
+    # -- one resource --------------------------------------------------------------------------
+    def _not_found(self, call: Call, rid: str) -> ArmError:
+        ref = call.ref
+        if ref.namespace is None and ref.resource_group:
+            return ArmError(404, "ResourceGroupNotFound", f"Resource group '{ref.resource_group}' could not be found.")
+        if ref.resource_group and call.state.get(
+                f"/subscriptions/{ref.subscription}/resourceGroups/{ref.resource_group}") is None:
+            return ArmError(404, "ResourceGroupNotFound", f"Resource group '{ref.resource_group}' could not be found.")
+        if len(ref.names) > 1 and call.state.get(rid.rsplit("/", 2)[0]) is None:
+            return ArmError(404, "ParentResourceNotFound",
+                            f"Can not perform requested operation on nested resource. Parent resource "
+                            f"'{'/'.join(ref.names[:-1])}' not found.")
+        return ArmError(404, "ResourceNotFound",
+                        f"The Resource '{ref.type}/{'/'.join(ref.names)}' under resource group "
+                        f"'{ref.resource_group}' was not found. For more details please go to "
+                        f"https://aka.ms/ARMResourceNotFoundFix")
+
+    def resource(self, call: Call, rt: ResourceType, rid: str) -> tuple[int, Any]:
+        method = call.method
+        type_name = rt.type
+        if rt.api_versions is not None and call.api_version not in rt.api_versions:
+            raise ArmError(400, "InvalidApiVersionParameter" if rt.type.startswith("Microsoft.Resources")
+                           else "NoRegisteredProviderFound",
+                           f"The api-version '{call.api_version}' is invalid for '{type_name}'. The supported "
+                           f"versions are '{','.join(rt.api_versions)}'.")
+        if method == "HEAD":
+            call.authorize(f"{type_name}/read", rid)
+            return (204 if call.state.get(rid) else 404), None
+        action = required_action(method if method != "PATCH" else "PATCH", type_name)
+        call.authorize(action, rid)
+        existing = call.state.get(rid)
+        if method == "GET":
+            if existing is None:
+                raise self._not_found(call, rid)
+            return 200, rt.render(call, existing)
+        if method == "DELETE":
+            if existing is None:
+                if call.ref.resource_group and call.ref.namespace:
+                    self._require_group(call)
+                return 204, None
+            self._delete(call, existing)
+            return 200, None
+        if method in ("PUT", "PATCH"):
+            if call.ref.namespace:
+                if call.ref.resource_group:
+                    self._require_group(call)
+                if len(call.ref.names) > 1 and call.state.get(rid.rsplit("/", 2)[0]) is None:
+                    raise self._not_found(call, rid)
+            body = call.body if call.body is not None else {}
+            if method == "PATCH":
+                if existing is None:
+                    raise self._not_found(call, rid)
+                res = rt.patch(call, existing, body)
+                call.state.put(res)
+                return 200, rt.render(call, res)
+            rt.validate(call, body, existing)
+            res = rt.replace(call, existing, body) if existing else rt.create(call, rid, body)
+            call.state.put(res)
+            return (200 if existing else 201), rt.render(call, res)
+        raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{method}' is not supported on '{rid}'.")
+
+    def _delete(self, call: Call, existing: dict) -> None:
+        for child in sorted(call.state.children(existing["id"]), key=lambda r: -len(r["id"])):
+            resource_type(child["type"]).on_delete(call, child)
+            call.state.delete(child["id"])
+        resource_type(existing["type"]).on_delete(call, existing)
+        call.state.delete(existing["id"])
+        authz.delete_assignments_below(call, existing["id"])
+
+    def action(self, call: Call, rt: ResourceType, name: str) -> tuple[int, Any]:
+        rid = call.ref.id
+        call.authorize(f"{rt.type}/{name}/action", rid)
+        existing = call.state.get(rid)
+        if existing is None:
+            raise self._not_found(call, rid)
+        handler = {k.lower(): v for k, v in rt.actions.items()}.get(name.lower())
+        if handler is None:
+            raise ArmError(404, "InvalidResourceType" if not rt.actions else "NotFound",
+                           f"The action '{name}' is not supported on resource type '{rt.type}'.")
+        return handler(call, existing)
+
+    # -- long-running operations -----------------------------------------------------------------
+    def operation(self, call: Call) -> tuple[int, Any]:
+        op_id = call.ref.names[-1]
+        op = self.emu.operations.get(op_id)
+        if op is None:
+            raise ArmError(404, "NotFound", f"The operation '{op_id}' was not found.")
+        if op["caller"] != call.caller_oid:
+            call.authorize(f"{call.ref.namespace}/locations/operations/read", call.ref.scope)
+        done = op["status"] != "InProgress"
+        if call.query.get("monitor") == "true":
+            if not done:
+                call.headers.update({"Retry-After": "1", "Location": op["location"]})
+                return 202, None
+            return 200, op["result"]
+        body = {"name": op_id, "status": op["status"], "startTime": op["startTime"]}
+        if done:
+            body["endTime"] = op.get("endTime")
+            if op.get("result") is not None:
+                body["properties"] = {"output": op["result"]}
+            if op.get("error"):
+                body["error"] = op["error"]
+        else:
+            call.headers["Retry-After"] = "1"
+        return 200, body
+
+    # -- Microsoft.Authorization ----------------------------------------------------------------
+    def authorization(self, call: Call) -> tuple[int, Any]:
+        ref = call.ref
+        kind = ref.types[0].lower() if ref.types else ""
+        versions = authz.ROLE_ASSIGNMENT_API_VERSIONS
+        if call.api_version not in versions:
+            raise ArmError(400, "NoRegisteredProviderFound",
+                           f"No registered resource provider found for API version '{call.api_version}' for type "
+                           f"'{ref.types[0] if ref.types else ''}'. The supported api-versions are "
+                           f"'{', '.join(versions)}'.")
+        if ref.scope.lower().startswith("/subscriptions/") and \
+                ref.scope.split("/")[2].lower() != call.state.subscription_id.lower():
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{ref.scope.split('/')[2]}' could not "
+                                                        f"be found.")
+        if kind == "roledefinitions":
+            call.authorize(f"{authz.RD_TYPE}/read", ref.scope)
+            if call.method != "GET":
+                raise ArmError(405, "MethodNotAllowed", "Custom role definitions are not supported by the emulator.")
+            if ref.names:
+                return 200, authz.get_definition(call, ref.names[0])
+            return 200, authz.list_definitions(call)
+        if kind == "roleassignments":
+            if not ref.names:
+                if call.method != "GET":
+                    raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported.")
+                return 200, authz.list_assignments(call)
+            name = ref.names[0]
+            if call.method == "PUT":
+                return authz.put_assignment(call, name, call.body)
+            if call.method == "GET":
+                return 200, authz.get_assignment(call, name)
+            if call.method == "DELETE":
+                return authz.delete_assignment(call, name)
+            raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported.")
+        raise ArmError(400, "InvalidResourceType",
+                       f"The resource type '{'/'.join(ref.types)}' could not be found in the namespace "
+                       f"'Microsoft.Authorization' for api version '{call.api_version}'.")

@@ -1,0 +1,153 @@
+"""What every ARM resource type shares: the request context and the type base class.
+
+A provider module defines subclasses of :class:`ResourceType` and registers them in
+the catalogue (``catalog.py``); ``app.py`` does authentication, api-version checks,
+RBAC and routing once for all of them. A type that needs no behaviour of its own
+uses :class:`ResourceType` as is: PUT stores, GET returns, DELETE removes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..authorization import Assignment
+from .errors import ArmError
+from .ids import Ref
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..server import Emulator
+
+INTERNAL = "_milab"  # stored-only fields, never rendered
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Call:
+    emu: "Emulator"
+    method: str
+    ref: Ref
+    api_version: str
+    query: dict[str, str]
+    body: Any
+    claims: dict
+    base_url: str = "https://management.azure.com"
+    headers: dict[str, str] = field(default_factory=dict)  # response headers to add
+
+    @property
+    def state(self):
+        return self.emu.state
+
+    @property
+    def caller_oid(self) -> str:
+        return self.claims.get("oid", "")
+
+    def assignments(self) -> list[Assignment]:
+        out = []
+        for ra in self.state.role_assignments.values():
+            p = ra["properties"]
+            out.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
+                                  principal_id=p["principalId"], principal_type=p.get("principalType", "")))
+        return out
+
+    def can(self, action: str, scope: str) -> bool:
+        if not self.emu.config.enforce_rbac:
+            return True
+        return bool(self.emu.evaluator.check({self.caller_oid}, action, scope, self.assignments()))
+
+    def authorize(self, action: str, scope: str, code: str = "AuthorizationFailed") -> None:
+        if self.can(action, scope):
+            return
+        client = self.claims.get("appid", self.caller_oid)
+        raise ArmError(403, code,
+                       f"The client '{client}' with object id '{self.caller_oid}' does not have authorization to "
+                       f"perform action '{action}' over scope '{scope}' or the scope is invalid. If access was "
+                       f"recently granted, please refresh your credentials.")
+
+    def authorize_linked(self, action: str, scope: str) -> None:
+        """Authorization on a resource a request links to (e.g. an identity assigned to a VM)."""
+        if self.can(action, scope):
+            return
+        client = self.claims.get("appid", self.caller_oid)
+        raise ArmError(403, "LinkedAuthorizationFailed",
+                       f"The client '{client}' with object id '{self.caller_oid}' has permission to perform action "
+                       f"on the resource, but it does not have permission to perform action '{action}' on the "
+                       f"linked scope(s) '{scope}' or the linked scope(s) are invalid.")
+
+
+class ResourceType:
+    """A resource type with ARM's default behaviour. Subclass to add validation,
+    identity handling, actions (``POST .../{action}``) or a custom rendering."""
+
+    type: str = ""
+    api_versions: tuple[str, ...] | None = None  # None: any well-formed api-version
+    location_required = True
+    actions: dict[str, Callable[["Call", dict], Any]] = {}
+
+    def __init__(self, type_name: str | None = None, api_versions: tuple[str, ...] | None = None):
+        if type_name:
+            self.type = type_name
+        if api_versions is not None:
+            self.api_versions = api_versions
+
+    # -- write ------------------------------------------------------------------------
+    def validate(self, call: Call, body: dict, existing: dict | None) -> None:
+        if not isinstance(body, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                                                         "deserialized: the body must be a JSON object.")
+        if self.location_required and existing is None and not body.get("location"):
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+
+    def create(self, call: Call, rid: str, body: dict) -> dict:
+        props = dict(body.get("properties") or {})
+        props["provisioningState"] = "Succeeded"
+        res = {"id": rid, "name": call.ref.name, "type": self.type, "properties": props}
+        if body.get("location"):
+            res["location"] = _norm_location(body["location"])
+        if "tags" in body:
+            res["tags"] = body.get("tags") or {}
+        for k in ("sku", "kind", "zones", "plan", "extendedLocation"):
+            if k in body:
+                res[k] = body[k]
+        res[INTERNAL] = {"created": now_iso()}
+        return res
+
+    def replace(self, call: Call, existing: dict, body: dict) -> dict:
+        """PUT on an existing resource: the body replaces what the caller may set."""
+        res = self.create(call, existing["id"], body)
+        res.setdefault("location", existing.get("location"))
+        res[INTERNAL] = existing.get(INTERNAL, {})
+        return res
+
+    def patch(self, call: Call, existing: dict, body: dict) -> dict:
+        """PATCH: merge the body into the resource (tags and properties)."""
+        if not isinstance(body, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                                                         "deserialized: the body must be a JSON object.")
+        res = dict(existing)
+        if "tags" in body:
+            res["tags"] = body.get("tags") or {}
+        if isinstance(body.get("properties"), dict):
+            props = dict(res.get("properties") or {})
+            props.update(body["properties"])
+            res["properties"] = props
+        return res
+
+    def on_delete(self, call: Call, existing: dict) -> None:
+        """Hook for side effects of deletion (service principals, child resources)."""
+
+    # -- read -------------------------------------------------------------------------
+    def render(self, call: Call, res: dict) -> dict:
+        return {k: v for k, v in res.items() if k != INTERNAL}
+
+
+def _norm_location(loc: str) -> str:
+    return str(loc).replace(" ", "").lower()
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())

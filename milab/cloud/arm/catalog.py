@@ -1,0 +1,58 @@
+"""The catalogue of ARM resource types the emulator knows, with their api-versions.
+
+This is the one list of what the emulated resource providers accept: ``app.py`` routes
+by it, and the docs gate asks it whether a page's api-version and operation exist.
+Types not listed here are still stored generically under any well-formed api-version
+(networking resources the Azure target creates before a VM, for instance), but the
+docs gate reports them as unknown to the emulator.
+"""
+from __future__ import annotations
+
+from .authorization import RA_TYPE, RD_TYPE, ROLE_ASSIGNMENT_API_VERSIONS, ROLE_DEFINITION_API_VERSIONS
+from .base import ResourceType
+from .compute import VirtualMachine, VirtualMachineScaleSet
+from .msi import UserAssignedIdentity
+from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
+
+NETWORK_API_VERSIONS = None  # any well-formed version: stored generically
+
+TYPES: dict[str, ResourceType] = {}
+
+
+def register(rt: ResourceType) -> ResourceType:
+    TYPES[rt.type.lower()] = rt
+    return rt
+
+
+for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity()):
+    register(_rt)
+
+
+def resource_type(type_name: str) -> ResourceType:
+    """The handler of a type; unknown types get the generic behaviour."""
+    rt = TYPES.get(type_name.lower())
+    if rt is None:
+        rt = ResourceType(type_name)
+    return rt
+
+
+def is_known(type_name: str) -> bool:
+    return type_name.lower() in TYPES or type_name.lower() in (RA_TYPE.lower(), RD_TYPE.lower())
+
+
+def known_api_versions(type_name: str) -> tuple[str, ...] | None:
+    """The api-versions the emulator accepts for a type, or None when it does not model the type."""
+    t = type_name.lower()
+    if t == RA_TYPE.lower():
+        return ROLE_ASSIGNMENT_API_VERSIONS
+    if t == RD_TYPE.lower():
+        return ROLE_DEFINITION_API_VERSIONS
+    if t in ("microsoft.resources/resourcegroups", "microsoft.resources/subscriptions/resourcegroups"):
+        return RESOURCES_API_VERSIONS
+    rt = TYPES.get(t)
+    return rt.api_versions if rt else None
+
+
+def known_actions(type_name: str) -> set[str]:
+    rt = TYPES.get(type_name.lower())
+    return set(rt.actions) if rt else set()

@@ -1,0 +1,62 @@
+"""Microsoft.ManagedIdentity/userAssignedIdentities: a resource whose creation makes a service principal."""
+from __future__ import annotations
+
+import re
+
+from .base import INTERNAL, Call, ResourceType
+from .errors import ArmError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
+
+
+class UserAssignedIdentity(ResourceType):
+    type = "Microsoft.ManagedIdentity/userAssignedIdentities"
+    api_versions = ("2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
+                    "2023-01-31", "2023-07-31-preview", "2024-11-30", "2025-01-31-preview")
+
+    def validate(self, call: Call, body: dict, existing: dict | None) -> None:
+        super().validate(call, body, existing)
+        if existing is None and not _NAME.match(call.ref.name or ""):
+            raise ArmError(400, "InvalidResourceName",
+                           f"Resource name {call.ref.name} is invalid. The name can contain only letters, numbers, "
+                           f"underscores and hyphens, must start with a letter or number, and be 3 to 128 characters.")
+
+    def create(self, call: Call, rid: str, body: dict) -> dict:
+        res = super().create(call, rid, body)
+        sp = call.state.new_managed_identity("user-assigned", call.ref.name, rid)
+        res["properties"] = {"tenantId": call.state.tenant_id, "principalId": sp.object_id, "clientId": sp.app_id}
+        return res
+
+    def replace(self, call: Call, existing: dict, body: dict) -> dict:
+        res = dict(existing)
+        if "tags" in body:
+            res["tags"] = body.get("tags") or {}
+        return res
+
+    def patch(self, call: Call, existing: dict, body: dict) -> dict:
+        return self.replace(call, existing, body)
+
+    def render(self, call: Call, res: dict) -> dict:
+        out = super().render(call, res)
+        props = dict(out["properties"])
+        if call.api_version < "2018-11-30":
+            p = props
+            props["clientSecretUrl"] = (f"https://control-{res.get('location', 'westus')}.identity.azure.net"
+                                        f"{res['id']}/credentials?tid={p['tenantId']}&oid={p['principalId']}"
+                                        f"&aid={p['clientId']}")
+        out["properties"] = props
+        out.setdefault("tags", {})
+        return out
+
+    def on_delete(self, call: Call, existing: dict) -> None:
+        call.state.remove_principal(existing["properties"].get("principalId"))
+
+
+def identity_resource(call: Call, resource_id: str) -> dict | None:
+    res = call.state.get(resource_id)
+    if res and res["type"].lower() == UserAssignedIdentity.type.lower():
+        return res
+    return None
+
+
+__all__ = ["UserAssignedIdentity", "identity_resource", "INTERNAL"]

@@ -1,0 +1,173 @@
+"""Entra ID (login.microsoftonline.com): OpenID metadata, JWKS, instance discovery and
+the v2.0 (and v1) client-credentials token endpoints for the operator service principal.
+
+Errors use Entra's shape: ``{"error", "error_description", "error_codes", "timestamp",
+"trace_id", "correlation_id"}`` with the AADSTS codes the real service sends.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Emulator
+
+LOGIN = "https://login.microsoftonline.com"
+
+# App ID URIs of the resources tokens can be issued for (the "resource principals" of the tenant).
+_RESOURCE_PATTERNS = [
+    r"https://management\.azure\.com/?",
+    r"https://management\.core\.windows\.net/?",
+    r"https://storage\.azure\.com/?",
+    r"https://[a-z0-9]{3,24}\.(blob|queue|table|file|dfs)\.core\.windows\.net/?",
+    r"https://vault\.azure\.net/?",
+    r"https://cosmos\.azure\.com/?",
+    r"https://[a-z0-9-]{3,44}\.documents\.azure\.com(:443)?/?",
+    r"https://database\.windows\.net/?",
+    r"https://graph\.microsoft\.com/?",
+    r"https://graph\.windows\.net/?",
+    r"https://datalake\.azure\.net/?",
+    r"https://ossrdbms-aad\.database\.windows\.net/?",
+    r"https://eventhubs\.azure\.net/?",
+    r"https://servicebus\.azure\.net/?",
+]
+_RESOURCE_RE = re.compile("^(" + "|".join(_RESOURCE_PATTERNS) + ")$", re.I)
+
+
+def resource_known(resource: str) -> bool:
+    return bool(_RESOURCE_RE.match(resource or ""))
+
+
+def error_body(status: int, error: str, code: int, description: str) -> web.Response:
+    trace = str(uuid.uuid4())
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    body = {"error": error,
+            "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {uuid.uuid4()} "
+                                 f"Timestamp: {now}",
+            "error_codes": [code], "timestamp": now, "trace_id": trace, "correlation_id": str(uuid.uuid4())}
+    return web.json_response(body, status=status)
+
+
+class EntraService:
+    def __init__(self, emu: "Emulator"):
+        self.emu = emu
+
+    @property
+    def tenant(self) -> str:
+        return self.emu.state.tenant_id
+
+    def _tenant_ok(self, tenant: str) -> bool:
+        return tenant.lower() in (self.tenant.lower(), "organizations", "common")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        parts = [p for p in request.path.split("/") if p]
+        if not parts:
+            return web.json_response({"error": "invalid_request", "error_description": "No tenant in the path."},
+                                     status=400)
+        tenant = parts[0]
+        rest = "/".join(parts[1:])
+        if tenant == "common" and rest == "discovery/instance":
+            return self.instance_discovery(request)
+        if not self._tenant_ok(tenant):
+            return error_body(400, "invalid_request", 90002,
+                              f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+                              f"and are signing into the correct cloud.")
+        if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
+            return self.openid_configuration(rest.startswith("v2.0"))
+        if rest in ("discovery/v2.0/keys", "discovery/keys"):
+            return web.json_response(self.emu.tokens.jwks())
+        if rest in ("oauth2/v2.0/token", "oauth2/token"):
+            if request.method != "POST":
+                return error_body(405, "invalid_request", 900561,
+                                  "The endpoint only accepts POST requests.")
+            form = await request.post()
+            return self.token(tenant, dict(form), v2=rest.startswith("oauth2/v2.0"))
+        return error_body(404, "invalid_request", 900439, f"The path '/{tenant}/{rest}' is not an Entra endpoint.")
+
+    def openid_configuration(self, v2: bool) -> web.Response:
+        t = self.tenant
+        base = f"{LOGIN}/{t}"
+        doc = {
+            "token_endpoint": f"{base}/oauth2/v2.0/token" if v2 else f"{base}/oauth2/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": f"{base}/discovery/v2.0/keys" if v2 else f"{base}/discovery/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{LOGIN}/{t}/v2.0" if v2 else f"https://sts.windows.net/{t}/",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize" if v2 else f"{base}/oauth2/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        }
+        return web.json_response(doc)
+
+    def instance_discovery(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "tenant_discovery_endpoint": f"{LOGIN}/{{tenant}}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+                          "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com",
+                                      "sts.windows.net"]}]})
+
+    def token(self, tenant: str, form: dict, v2: bool) -> web.Response:
+        grant = form.get("grant_type")
+        if grant != "client_credentials":
+            return error_body(400, "unsupported_grant_type", 70003,
+                              f"The app requested an unsupported grant type '{grant}'. The emulator issues "
+                              f"tokens to service principals with client credentials only.")
+        client_id = form.get("client_id", "")
+        if not client_id:
+            return error_body(400, "invalid_request", 900144,
+                              "The request body must contain the following parameter: 'client_id'.")
+        if v2:
+            scope = form.get("scope", "").strip()
+            if not scope:
+                return error_body(400, "invalid_request", 900144,
+                                  "The request body must contain the following parameter: 'scope'.")
+            if " " in scope or not scope.endswith("/.default"):
+                return error_body(400, "invalid_scope", 1002012,
+                                  f"The provided value for scope {scope} is not valid. Client credential flows "
+                                  f"must have a scope value with /.default suffixed to the resource identifier "
+                                  f"(application ID URI).")
+            resource = scope[: -len("/.default")]
+        else:
+            resource = form.get("resource", "")
+            if not resource:
+                return error_body(400, "invalid_request", 900144,
+                                  "The request body must contain the following parameter: 'resource'.")
+        principal = self.emu.state.principal_by_app_id(client_id)
+        if principal is None or principal.secret is None:
+            return error_body(400, "unauthorized_client", 700016,
+                              f"Application with identifier '{client_id}' was not found in the directory "
+                              f"'{self.tenant}'.")
+        secret = form.get("client_secret", "")
+        if not hmac.compare_digest(secret.encode(), principal.secret.encode()):
+            return error_body(401, "invalid_client", 7000215,
+                              "Invalid client secret provided. Ensure the secret being sent in the request is "
+                              f"the client secret value, not the client secret ID, for a secret added to app "
+                              f"'{client_id}'.")
+        if not resource_known(resource):
+            return error_body(400, "invalid_resource", 500011,
+                              f"The resource principal named {resource} was not found in the tenant named "
+                              f"{self.tenant}.")
+        token, claims = self.emu.tokens.issue(audience=resource, oid=principal.object_id,
+                                              appid=principal.app_id, lifetime=3599,
+                                              extra={"roles": principal.app_roles} if principal.app_roles else None)
+        body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+        if not v2:
+            body.update({"expires_on": str(claims["exp"]), "not_before": str(claims["nbf"]), "resource": resource})
+        return web.Response(text=json.dumps(body), content_type="application/json")

@@ -1,0 +1,122 @@
+"""The emulator's state: tenant, subscription, principals, ARM resources, role assignments.
+
+Everything lives in memory in one asyncio process, so no locks are needed. With a
+state directory the state is written after each change and read back at start.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Principal:
+    """A service principal in the emulated tenant (the operator, or a managed identity)."""
+    object_id: str
+    app_id: str
+    display_name: str
+    kind: str  # operator | system-assigned | user-assigned | application
+    mi_resource_id: str | None = None  # xms_mirid for managed identities
+    secret: str | None = None  # client secret, operator only
+    app_roles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class State:
+    tenant_id: str
+    subscription_id: str
+    subscription_name: str = "milab emulated subscription"
+    principals: dict[str, Principal] = field(default_factory=dict)  # by object id
+    resources: dict[str, dict] = field(default_factory=dict)  # by lower-cased resource id
+    role_assignments: dict[str, dict] = field(default_factory=dict)  # by lower-cased assignment id
+    vm_secrets: dict[str, str] = field(default_factory=dict)  # VM context secret -> VM resource id
+    path: Path | None = None
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def new(cls) -> "State":
+        s = cls(tenant_id=str(uuid.uuid4()), subscription_id=str(uuid.uuid4()))
+        s.add_principal(Principal(object_id=str(uuid.uuid4()), app_id=str(uuid.uuid4()),
+                                  display_name="milab-operator", kind="operator",
+                                  secret=secrets.token_urlsafe(32)))
+        return s
+
+    @classmethod
+    def load_or_new(cls, directory: Path | None) -> "State":
+        if directory is not None:
+            f = Path(directory) / "state.json"
+            if f.exists():
+                raw = json.loads(f.read_text())
+                s = cls(tenant_id=raw["tenant_id"], subscription_id=raw["subscription_id"],
+                        subscription_name=raw.get("subscription_name", "milab emulated subscription"),
+                        principals={k: Principal(**v) for k, v in raw["principals"].items()},
+                        resources=raw["resources"], role_assignments=raw["role_assignments"],
+                        vm_secrets=raw["vm_secrets"])
+                s.path = f
+                return s
+        s = cls.new()
+        if directory is not None:
+            s.path = Path(directory) / "state.json"
+            s.save()
+        return s
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        raw = {"tenant_id": self.tenant_id, "subscription_id": self.subscription_id,
+               "subscription_name": self.subscription_name,
+               "principals": {k: asdict(v) for k, v in self.principals.items()},
+               "resources": self.resources, "role_assignments": self.role_assignments,
+               "vm_secrets": self.vm_secrets}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(raw))
+        tmp.replace(self.path)
+
+    # -- principals ---------------------------------------------------------------
+    @property
+    def operator(self) -> Principal:
+        return next(p for p in self.principals.values() if p.kind == "operator")
+
+    def add_principal(self, p: Principal) -> Principal:
+        self.principals[p.object_id] = p
+        return p
+
+    def new_managed_identity(self, kind: str, display_name: str, resource_id: str) -> Principal:
+        return self.add_principal(Principal(object_id=str(uuid.uuid4()), app_id=str(uuid.uuid4()),
+                                            display_name=display_name, kind=kind, mi_resource_id=resource_id))
+
+    def principal_by_app_id(self, app_id: str) -> Principal | None:
+        app_id = app_id.lower()
+        return next((p for p in self.principals.values() if p.app_id.lower() == app_id), None)
+
+    def remove_principal(self, object_id: str | None) -> None:
+        if object_id:
+            self.principals.pop(object_id, None)
+
+    # -- resources ----------------------------------------------------------------
+    def get(self, resource_id: str) -> dict | None:
+        return self.resources.get(resource_id.rstrip("/").lower())
+
+    def put(self, resource: dict) -> dict:
+        self.resources[resource["id"].lower()] = resource
+        return resource
+
+    def delete(self, resource_id: str) -> dict | None:
+        return self.resources.pop(resource_id.rstrip("/").lower(), None)
+
+    def children(self, prefix: str) -> list[dict]:
+        """Resources whose id lies below ``prefix`` (a scope)."""
+        p = prefix.rstrip("/").lower() + "/"
+        return [r for k, r in self.resources.items() if k.startswith(p)]
+
+    def vm_for_secret(self, secret: str) -> dict | None:
+        rid = self.vm_secrets.get(secret)
+        return self.get(rid) if rid else None
+
+
+def json_safe(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))

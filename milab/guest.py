@@ -1,0 +1,160 @@
+"""In-VM steps: an HTTP request rendered as the guest's own tool would make it.
+
+A Linux guest runs ``curl`` in bash, a Windows guest ``Invoke-WebRequest`` in
+PowerShell, as the tutorials do. The rendered script prints the response body and a
+last line ``milab-status:<code>``, which :func:`parse_output` reads back, so the same
+step runs through Run Command on Azure and in a VM context on the emulator.
+
+Windows scripts also declare their step as JSON in a comment. On a machine without
+PowerShell (this project's CI), the emulator's Windows guest runs that declared step
+with Python (``python -m milab.guest --run-declared-steps``), sending the same request.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUS_MARK = "milab-status:"
+STEP_MARK = "# milab-step: "
+
+
+@dataclass
+class HttpStep:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"method": self.method, "url": self.url, "headers": self.headers, "body": self.body})
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: str
+    step: HttpStep | None = None
+    stderr: str = ""
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"response to {self.step.method if self.step else ''} "
+                                 f"{self.step.url if self.step else ''} is not JSON "
+                                 f"(status {self.status}): {self.body[:300]!r}") from None
+
+    def error_code(self) -> str | None:
+        """The error code of an Azure error body: ARM's error.code, or IMDS/Entra's error."""
+        try:
+            doc = json.loads(self.body)
+        except ValueError:
+            return None
+        if isinstance(doc, dict):
+            err = doc.get("error")
+            if isinstance(err, dict):
+                return err.get("code")
+            if isinstance(err, str):
+                return err
+            if "code" in doc:
+                return doc.get("code")
+        return None
+
+
+def render_bash(step: HttpStep) -> str:
+    parts = ["curl", "-sS", "-X", step.method, shlex.quote(step.url)]
+    for k, v in step.headers.items():
+        parts += ["-H", shlex.quote(f"{k}: {v}")]
+    if step.body is not None:
+        parts += ["--data-binary", shlex.quote(step.body)]
+    parts += ["-w", shlex.quote("\\n" + STATUS_MARK + "%{http_code}\\n")]
+    return " ".join(parts) + "\n"
+
+
+def _ps_quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def render_powershell(step: HttpStep) -> str:
+    headers = "; ".join(f"{_ps_quote(k)}={_ps_quote(v)}" for k, v in step.headers.items()
+                        if k.lower() != "content-type")
+    ctype = next((v for k, v in step.headers.items() if k.lower() == "content-type"), None)
+    args = f"-UseBasicParsing -Uri {_ps_quote(step.url)} -Method {step.method} -Headers @{{{headers}}}"
+    if ctype:
+        args += f" -ContentType {_ps_quote(ctype)}"
+    if step.body is not None:
+        args += f" -Body {_ps_quote(step.body)}"
+    return "\n".join([
+        STEP_MARK + step.to_json(),
+        "$ProgressPreference = 'SilentlyContinue'",
+        "try {",
+        f"  $response = Invoke-WebRequest {args}",
+        "  $status = [int]$response.StatusCode; $content = $response.Content",
+        "} catch {",
+        "  $failed = $_.Exception.Response",
+        "  if ($null -eq $failed) { throw }",
+        "  $status = [int]$failed.StatusCode",
+        "  $content = $_.ErrorDetails.Message",
+        "  if (-not $content) { $content = (New-Object System.IO.StreamReader($failed.GetResponseStream())).ReadToEnd() }",
+        "}",
+        "Write-Output $content",
+        f"Write-Output \"{STATUS_MARK}$status\"",
+        "",
+    ])
+
+
+def render(step: HttpStep, os_name: str) -> str:
+    return render_powershell(step) if os_name.lower() == "windows" else render_bash(step)
+
+
+def parse_output(stdout: str, step: HttpStep | None = None, stderr: str = "") -> HttpResult:
+    text = stdout.rstrip("\n")
+    idx = text.rfind(STATUS_MARK)
+    if idx < 0:
+        raise AssertionError(f"the in-VM step printed no status line; stdout={stdout[-500:]!r} "
+                             f"stderr={stderr[-500:]!r}")
+    status_txt = text[idx + len(STATUS_MARK):].strip().split()[0] if text[idx + len(STATUS_MARK):].strip() else ""
+    body = text[:idx]
+    if body.endswith("\n"):
+        body = body[:-1]
+    try:
+        status = int(status_txt)
+    except ValueError:
+        raise AssertionError(f"unreadable status line {text[idx:]!r}") from None
+    return HttpResult(status=status, body=body.strip("\r\n") if body.strip() else body, step=step, stderr=stderr)
+
+
+def _run_declared_steps(script: str) -> int:
+    """The Windows stand-in: send each declared step with Python, print like the PowerShell would."""
+    import requests  # the guest's environment carries the proxy and CA bundle
+
+    steps = [json.loads(line[len(STEP_MARK):]) for line in script.splitlines() if line.startswith(STEP_MARK)]
+    if not steps:
+        print("milab guest: this Windows script declares no step and PowerShell is not installed here; "
+              "only declared HTTP steps can run on an emulated Windows guest.", file=sys.stderr)
+        return 2
+    for s in steps:
+        try:
+            r = requests.request(s["method"], s["url"], headers=s.get("headers") or {},
+                                 data=s.get("body").encode() if s.get("body") is not None else None, timeout=60)
+        except requests.RequestException as e:
+            print(f"Invoke-WebRequest : {e}", file=sys.stderr)
+            return 1
+        print(r.text)
+        print(f"{STATUS_MARK}{r.status_code}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m milab.guest")
+    p.add_argument("--run-declared-steps", metavar="SCRIPT", required=True)
+    a = p.parse_args(argv)
+    return _run_declared_steps(a.run_declared_steps)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

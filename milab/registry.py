@@ -1,0 +1,136 @@
+"""The tutorial registry: the one place that ties documentation pages to scenarios.
+
+Each :class:`Tutorial` names the page it reproduces (by its title as it appears in
+the docs and the seeds, and by its file name in the docs repository), the sections
+whose steps the scenario runs, the scenario test that runs it, and the *facts* the
+scenario depends on (the IMDS request, the ARM request, the role ...).
+
+Scenarios read their facts through the ``tutorial_facts`` fixture, which starts
+from the registry and applies overrides from ``--doc-facts FILE`` (JSON written by
+``milab docs check --run``), so a changed page can be run with its own facts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
+ARM = "https://management.azure.com/"
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    file: str  # file name in the docs repository (articles/.../managed-identities-azure-resources/)
+    seed: str | None = None  # the seed file that holds a copy of the page, if any
+
+
+@dataclass(frozen=True)
+class Tutorial:
+    family: str
+    variant: str
+    page: Page
+    sections: tuple[str, ...]
+    test: str  # pytest node id, relative to the repository root
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}[{self.variant}]"
+
+
+SEED_2019 = "004_68e52737ddb40452.txt"
+
+_ARM_READ_PAGES = {
+    "windows-system-assigned": Page(
+        "Use a Windows VM system-assigned managed identity to access Resource Manager",
+        "tutorial-windows-vm-access-arm.md", SEED_2019),
+    "linux-system-assigned": Page(
+        "Use a Linux VM system-assigned managed identity to access Azure Resource Manager",
+        "tutorial-linux-vm-access-arm.md", SEED_2019),
+    "windows-user-assigned": Page(
+        "Tutorial: Use a User-assigned Managed Identity on a Windows VM, to access Azure Resource Manager",
+        "tutorial-windows-vm-ua-arm.md", SEED_2019),
+    "linux-user-assigned": Page(
+        "Tutorial: Use a user-assigned managed identity on a Linux VM to access Azure Resource Manager",
+        "tutorial-linux-vm-ua-arm.md", SEED_2019),
+}
+
+_ARM_READ_API = {
+    "windows-system-assigned": "2016-06-01",
+    "linux-system-assigned": "2016-09-01",
+    "windows-user-assigned": "2016-06-01",
+    "linux-user-assigned": "2016-09-01",
+}
+
+
+def _arm_read(variant: str) -> Tutorial:
+    os_name, kind = variant.split("-", 1)
+    facts = {
+        "os": os_name,
+        "identity": "user" if kind.startswith("user") else "system",
+        "imds_url": IMDS_TOKEN_URL,
+        "imds_api_version": "2018-02-01",
+        "imds_resource": ARM,
+        "imds_headers": {"Metadata": "true"},
+        "imds_selector": "client_id" if kind.startswith("user") else None,
+        "role": "Reader",
+        "role_scope": "resource_group",
+        "arm_path": "/subscriptions/{subscription_id}/resourceGroups/{resource_group}",
+        "arm_api_version": _ARM_READ_API[variant],
+        "expected_keys": ["id", "name", "location", "properties"],
+        "expected_provisioning_state": "Succeeded",
+    }
+    sections = (
+        ("Grant your VM access to a resource group in Resource Manager",
+         "Get an access token using the VM's system-assigned managed identity and use it to call Azure Resource Manager")
+        if facts["identity"] == "system" else
+        ("Create a user-assigned identity", "Assign the user-assigned identity to a Windows VM"
+         if os_name == "windows" else "Assign the user-assigned identity to a Linux VM",
+         "Grant your user-assigned identity access to a Resource Group in Azure Resource Manager",
+         "Get an access token using the VM's identity and use it to call Resource Manager")
+    )
+    return Tutorial("arm_read", variant, _ARM_READ_PAGES[variant], sections,
+                    f"scenarios/test_arm_read.py::test_arm_read[{variant}]", facts)
+
+
+TOKEN_PAGE = Page(
+    "How to use managed identities for Azure resources on an Azure VM to acquire an access token",
+    "how-to-use-vm-token.md", SEED_2019)
+
+TOKEN_ENDPOINT_FACTS: dict[str, Any] = {
+    "imds_url": IMDS_TOKEN_URL,
+    "imds_api_version": "2018-02-01",
+    "imds_resource": ARM,
+    "imds_headers": {"Metadata": "true"},
+    "selectors": ["object_id", "client_id", "mi_res_id"],
+    "response_fields": ["access_token", "refresh_token", "expires_in", "expires_on",
+                        "not_before", "resource", "token_type"],
+    "errors": {
+        "missing_metadata": {"status": 400, "error": "bad_request_102"},
+        "invalid_resource": {"status": 400, "error": "invalid_resource"},
+        "invalid_request": {"status": 400, "error": "invalid_request"},
+    },
+}
+
+TUTORIALS: list[Tutorial] = [_arm_read(v) for v in _ARM_READ_PAGES] + [
+    Tutorial("token_endpoint", "http", TOKEN_PAGE,
+             ("Get a token using HTTP", "Error handling", "HTTP response reference"),
+             "scenarios/test_token_endpoint.py", TOKEN_ENDPOINT_FACTS),
+]
+
+
+def find(family: str, variant: str | None = None) -> Tutorial:
+    for t in TUTORIALS:
+        if t.family == family and (variant is None or t.variant == variant):
+            return t
+    raise KeyError(f"no tutorial {family}[{variant}] in the registry")
+
+
+def by_page_title(title: str) -> list[Tutorial]:
+    norm = " ".join(title.split()).lower()
+    return [t for t in TUTORIALS if " ".join(t.page.title.split()).lower() == norm]
+
+
+def by_file(name: str) -> list[Tutorial]:
+    return [t for t in TUTORIALS if t.page.file == name]

@@ -1,0 +1,43 @@
+"""The sandbox-subscription target: the operator from DefaultAzureCredential, in-VM steps
+through Run Command, and bounded waits for role assignments to propagate."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from .base import Target, Vm
+
+_STDOUT = re.compile(r"\[stdout\]\n(.*?)\n\[stderr\]\n(.*)$", re.S)
+
+
+class AzureTarget(Target):
+    name = "azure"
+    propagation_timeout = float(os.environ.get("MILAB_PROPAGATION_TIMEOUT", "600"))
+    poll_interval = 15.0
+    wait_for_deletes = False
+
+    def __init__(self, subscription_id: str, location: str, prefix: str):
+        from azure.identity import DefaultAzureCredential
+        super().__init__(subscription_id, location, prefix,
+                         DefaultAzureCredential(exclude_managed_identity_credential=True))
+        self.tenant_id = os.environ.get("AZURE_TENANT_ID")
+
+    def run_in_vm(self, vm: Vm, script: str) -> tuple[int, str, str]:
+        command = "RunPowerShellScript" if vm.os == "windows" else "RunShellScript"
+        result = self.compute.virtual_machines.begin_run_command(
+            vm.resource_group, vm.name, {"commandId": command, "script": script.splitlines()}).result()
+        statuses = list(result.value or [])
+        if vm.os == "windows":
+            out = next((s.message or "" for s in statuses if "StdOut" in (s.code or "")), "")
+            err = next((s.message or "" for s in statuses if "StdErr" in (s.code or "")), "")
+            return 0, out, err
+        message = statuses[0].message if statuses else ""
+        m = _STDOUT.search(message or "")
+        out, err = (m.group(1), m.group(2)) if m else (message or "", "")
+        failed = bool(statuses) and "failed" in (statuses[0].code or "").lower()
+        return (1 if failed else 0), out, err
+
+    def expired_token(self, principal_id: str, audience: str) -> str:
+        pytest.skip("Entra cannot be asked for an already-expired token; the expiry check runs on the emulator")

@@ -1,0 +1,94 @@
+"""The embedded emulator target: starts (or reuses) one emulator for the whole run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from .base import Target, Vm
+
+ENV_VAR = "MILAB_EMULATOR_ENV"  # path of the env.json of an emulator to reuse
+
+
+class EmbeddedEmulator:
+    """A ``milab serve`` child process and the environment clients need to reach it."""
+
+    def __init__(self, extra_args: list[str] | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="milab-run-"))
+        self.env_file = self.dir / "env.json"
+        self.log = self.dir / "emulator.log"
+        cmd = [sys.executable, "-m", "milab", "serve", "--env-file", str(self.env_file),
+               "--state-dir", str(self.dir), *(extra_args or [])]
+        env = {k: v for k, v in os.environ.items()
+               if not k.upper().startswith(("AZURE_", "HTTP_PROXY", "HTTPS_PROXY", "MILAB_"))}
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not self.env_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the emulator exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError("the emulator did not become ready within 60 s")
+            time.sleep(0.02)
+        self.env = json.loads(self.env_file.read_text())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def load_env(path: str | Path) -> dict[str, str]:
+    return json.loads(Path(path).read_text())
+
+
+class Control:
+    """Client of the emulator's control API (direct to loopback, never through the proxy)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.url = env["MILAB_EMULATOR_URL"]
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.headers["X-Milab-Control"] = env["MILAB_CONTROL_KEY"]
+
+    def call(self, method: str, path: str, **kw) -> dict:
+        r = self.session.request(method, self.url + path, timeout=kw.pop("timeout", 660), **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"emulator control {method} {path}: {r.status_code} {r.text[:500]}")
+        return r.json()
+
+    def config(self, **switches) -> dict:
+        return self.call("POST", "/_milab/config", json=switches)
+
+
+class EmulatorTarget(Target):
+    name = "emulator"
+    propagation_timeout = 0.0
+    poll_interval = 0.05
+
+    def __init__(self, env: dict[str, str], location: str, prefix: str):
+        from azure.identity import ClientSecretCredential
+        cred = ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"])
+        super().__init__(env["AZURE_SUBSCRIPTION_ID"], location, prefix, cred)
+        self.env = env
+        self.tenant_id = env["AZURE_TENANT_ID"]
+        self.control = Control(env)
+
+    def run_in_vm(self, vm: Vm, script: str) -> tuple[int, str, str]:
+        r = self.control.call("POST", "/_milab/run", json={"vm_id": vm.id, "script": script, "timeout": 300})
+        return r["exit_code"], r["stdout"], r["stderr"]
+
+    def expired_token(self, principal_id: str, audience: str) -> str:
+        r = self.control.call("POST", "/_milab/tokens", json={"object_id": principal_id, "audience": audience,
+                                                              "issued_offset": -7200, "lifetime": 3600})
+        return r["access_token"]
