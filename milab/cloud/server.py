@@ -31,6 +31,16 @@ from .tokens import SigningKey, TokenService
 
 log = logging.getLogger("milab.emulator")
 
+
+class DataPlane:
+    """What a per-account data-plane service (Blob, Key Vault, Cosmos ...) provides."""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Stop whatever the service started (child processes, sessions)."""
+
 ENTRA_HOSTS = ("login.microsoftonline.com", "login.windows.net", "sts.windows.net")
 ARM_HOSTS = ("management.azure.com", "management.core.windows.net")
 
@@ -64,6 +74,9 @@ class Emulator:
         self.entra = EntraService(self)
         self.imds = ImdsService(self)
         self.control = ControlService(self)
+        # Data planes served per account host, keyed by host suffix (".blob.core.windows.net").
+        # A data-plane service registers itself here from its constructor.
+        self.data_planes: dict[str, "DataPlane"] = {}
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None
@@ -108,16 +121,11 @@ class Emulator:
             return await self.imds.handle(request)
         if host in ("127.0.0.1", "localhost", "::1") and request.path.startswith("/_milab/"):
             return await self.control.handle(request)
-        for service_host, service in self.services.items():
-            if host.endswith(service_host):
-                return await service(request)
+        for suffix, service in self.data_planes.items():
+            if host.endswith(suffix):
+                return await service.handle(request)
         return _json(502, {"error": {"code": "HostNotEmulated",
                                      "message": f"milab emulates no service at '{host}'."}})
-
-    @property
-    def services(self) -> dict:
-        """Per-account data-plane services, keyed by host suffix (added by later services)."""
-        return getattr(self, "_services", {})
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -138,6 +146,8 @@ class Emulator:
         log.info("emulator ready on %s:%s", self.config.host, self.port)
 
     async def stop(self) -> None:
+        for plane in self.data_planes.values():
+            await plane.close()
         for t in list(self._tasks):
             t.cancel()
         if self._proxy_server:

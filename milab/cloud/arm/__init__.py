@@ -1,0 +1,1 @@
+"""The emulated Azure Resource Manager: front door, resource types, providers."""
