@@ -25,7 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = Config(host=args.host, port=args.port, state_dir=Path(args.state_dir) if args.state_dir else None,
-                    enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks)
+                    enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
+                    imds_checks=not args.no_imds_checks)
 
     def ready(emu):
         if args.print_env:
@@ -58,6 +59,8 @@ def _serve_detached(args: argparse.Namespace) -> int:
         cmd.append("--no-rbac")
     if args.no_token_checks:
         cmd.append("--no-token-checks")
+    if args.no_imds_checks:
+        cmd.append("--no-imds-checks")
     log = open(state_dir / "emulator.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
@@ -112,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-rbac", action="store_true", help="permit every request (only to prove denials can fail)")
     s.add_argument("--no-token-checks", action="store_true",
                    help="accept any well-formed token (only to prove denials can fail)")
+    s.add_argument("--no-imds-checks", action="store_true",
+                   help="answer every IMDS request with a token (only to prove denials can fail)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop an emulator started with --detach")

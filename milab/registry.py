@@ -104,8 +104,8 @@ TOKEN_ENDPOINT_FACTS: dict[str, Any] = {
     "imds_resource": ARM,
     "imds_headers": {"Metadata": "true"},
     "selectors": ["object_id", "client_id", "mi_res_id"],
-    "response_fields": ["access_token", "refresh_token", "expires_in", "expires_on",
-                        "not_before", "resource", "token_type"],
+    # refresh_token is documented as "not used"; IMDS no longer sends it
+    "response_fields": ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"],
     "errors": {
         "missing_metadata": {"status": 400, "error": "bad_request_102"},
         "invalid_resource": {"status": 400, "error": "invalid_resource"},

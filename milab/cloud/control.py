@@ -67,7 +67,8 @@ class ControlService:
         if p is None:
             return _err(404, f"No principal with object id '{body.get('object_id')}'.")
         now = time.time() + float(body.get("issued_offset", 0))
+        extra = {"xms_mirid": p.mi_resource_id} if p.mi_resource_id else {}
+        extra.update(body.get("claims") or {})  # e.g. another tenant's tid/iss, for validation tests
         token, claims = self.emu.tokens.issue(audience=str(body["audience"]), oid=p.object_id, appid=p.app_id,
-                                              lifetime=int(body.get("lifetime", 3600)), now=now,
-                                              extra={"xms_mirid": p.mi_resource_id} if p.mi_resource_id else None)
+                                              lifetime=int(body.get("lifetime", 3600)), now=now, extra=extra)
         return web.json_response({"access_token": token, "expires_on": claims["exp"]})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -57,6 +58,8 @@ class ImdsService:
 
     async def handle(self, request: web.Request) -> web.Response:
         vm = self.emu.state.vm_for_secret(vm_secret_from_proxy_auth(request.headers.get("Proxy-Authorization")) or "")
+        if not self.emu.config.imds_checks and vm is not None:
+            return self.permissive(request, vm)
         if vm is None:
             # Off a VM, 169.254.169.254 does not answer at all; say why instead of hanging.
             return _error(403, "not_in_a_vm", "The emulated IMDS answers only requests made from inside an "
@@ -104,6 +107,25 @@ class ImdsService:
                 "ext_expires_in": str(claims["exp"] - claims["iat"]), "not_before": str(claims["nbf"]),
                 "resource": resource, "token_type": "Bearer"}
         return web.Response(text=json.dumps(body), content_type="application/json")
+
+    def permissive(self, request: web.Request, vm: dict) -> web.Response:
+        """The IMDS contract switched off (only to prove the token-endpoint checks can fail):
+        any request gets a token, for any identity the selector names anywhere."""
+        q = request.query
+        resource = q.get("resource") or "https://management.azure.com/"
+        wanted = {q.get(k, "").lower() for k in ("client_id", "object_id", "mi_res_id", "msi_res_id")} - {""}
+        system, users = self.identities(vm)
+        candidates = [p for p in self.emu.state.principals.values()
+                      if wanted & {p.app_id.lower(), p.object_id.lower(), (p.mi_resource_id or "").lower()}]
+        principal = (candidates or [system, *users] or [None])[0] if (candidates or system or users) else None
+        if principal is None:
+            principal = Principal(object_id=str(uuid.uuid4()), app_id=str(uuid.uuid4()), display_name="anyone",
+                                  kind="permissive", mi_resource_id=vm["id"])
+        token, claims = self.token_for(principal, resource)
+        return web.Response(text=json.dumps({"access_token": token, "client_id": principal.app_id,
+                                             "expires_in": "3599", "expires_on": str(claims["exp"]),
+                                             "not_before": str(claims["nbf"]), "resource": resource,
+                                             "token_type": "Bearer"}), content_type="application/json")
 
     def identities(self, vm: dict) -> tuple[Principal | None, list[Principal]]:
         ident = (vm.get("_milab") or {}).get("identity") or {}

@@ -52,6 +52,7 @@ class Config:
     state_dir: Path | None = None
     enforce_rbac: bool = True
     validate_tokens: bool = True
+    imds_checks: bool = True
 
 
 class Emulator:

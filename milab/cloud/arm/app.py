@@ -217,10 +217,9 @@ class ArmService:
         parent = ref.id if ref.names else ref.scope
         if ref.names and call.state.get(parent) is None:
             raise self._not_found(call, parent)
-        items = [r for r in call.state.children(parent) if r["type"].lower() == child_type.lower()
-                 and r["id"].lower().rsplit("/", 2)[0] == (parent.rstrip("/") + "/providers/" + child_type
-                                                           if not ref.names else
-                                                           parent + "/" + child_type.rsplit("/", 1)[1]).lower()]
+        items = [r for r in call.state.children(parent) if r["type"].lower() == child_type.lower()]
+        if ref.names:  # nested children: only the direct children of this resource
+            items = [r for r in items if r["id"].rsplit("/", 2)[0].lower() == parent.lower()]
         return self.list_type(call, child_type, parent, items)
 
     # -- one resource --------------------------------------------------------------------------
