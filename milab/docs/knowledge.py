@@ -1,0 +1,256 @@
+"""Data the documentation checks rely on (no logic beyond small look-ups).
+
+* Built-in roles: taken from :mod:`milab.cloud.authorization.roles` when it is importable,
+  otherwise from the small fallback table below.
+* Api-versions Azure publishes per resource type (``AZURE_API_VERSIONS``), taken from the
+  seeds and the public Azure REST API specifications (azure-rest-api-specs /
+  bicep-types-az). Api-versions the *emulator* accepts come from
+  :mod:`milab.cloud.arm.catalog` (``known_api_versions`` / ``known_actions``) when it is
+  importable; when it is not, the checks only use the Azure table. TODO: once the
+  catalogue covers Storage, Cosmos DB and Key Vault, take the emulator side from it only.
+* Deprecated or retired endpoints, modules and services, each with its modern equivalent.
+* ARM template function names (for expression checks).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# ---------------------------------------------------------------- roles
+
+_FALLBACK_ROLES = {
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Account Key Operator Service Role": "81a9662b-bebf-436f-a333-f67b29880f12",
+    "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+    "Cosmos DB Account Reader Role": "fbdf93bf-df7d-467e-a4d2-9458aa1360c8",
+    "DocumentDB Account Contributor": "5bd9cd88-fe45-4216-938b-f97437e15450",
+    "Virtual Machine Contributor": "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
+    "Managed Identity Operator": "f1a07417-d97a-45cb-824c-7a7467783830",
+    "Managed Identity Contributor": "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+}
+
+#: Cosmos DB data-plane (SQL API) built-in role definitions: not Azure RBAC roles.
+COSMOS_SQL_ROLES = {
+    "00000000-0000-0000-0000-000000000001": "Cosmos DB Built-in Data Reader",
+    "00000000-0000-0000-0000-000000000002": "Cosmos DB Built-in Data Contributor",
+}
+
+#: Well-known application IDs that look like role GUIDs in docs but are not roles.
+NOT_ROLES = {"00000002-0000-0000-c000-000000000000", "00000003-0000-0000-c000-000000000000"}
+
+
+@lru_cache(maxsize=1)
+def role_table() -> dict[str, str]:
+    """Built-in Azure RBAC role name -> role definition GUID."""
+    try:
+        from milab.cloud.authorization import roles as _roles  # lazily: written by another engineer
+        table = {r["roleName"]: r["name"].lower() for r in _roles.BUILTIN_ROLES}
+        if table:
+            for k, v in _FALLBACK_ROLES.items():
+                table.setdefault(k, v)
+            return table
+    except Exception:  # noqa: BLE001 - any import problem means: use the fallback
+        pass
+    return dict(_FALLBACK_ROLES)
+
+
+def role_by_name(name: str) -> str | None:
+    n = " ".join(name.split()).casefold()
+    for k, v in role_table().items():
+        if k.casefold() == n:
+            return v
+    return None
+
+
+def role_by_id(guid: str) -> str | None:
+    g = guid.lower()
+    for k, v in role_table().items():
+        if v == g:
+            return k
+    return None
+
+
+def cosmos_role_by_name(name: str) -> str | None:
+    n = " ".join(name.split()).casefold()
+    for k, v in COSMOS_SQL_ROLES.items():
+        if v.casefold() == n:
+            return k
+    return None
+
+
+# ---------------------------------------------------------------- api-versions
+
+_COMPUTE = (
+    "2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-04-30-preview", "2017-03-30", "2017-12-01",
+    "2018-04-01", "2018-06-01", "2018-10-01", "2019-03-01", "2019-07-01", "2019-12-01", "2020-06-01",
+    "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01", "2021-11-01", "2022-03-01", "2022-08-01",
+    "2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
+    "2025-04-01",
+)
+_RESOURCES = (
+    "2014-04-01", "2014-04-01-preview", "2015-01-01", "2015-11-01", "2016-02-01", "2016-06-01", "2016-07-01",
+    "2016-09-01", "2017-05-10", "2018-02-01", "2018-05-01", "2019-03-01", "2019-05-01", "2019-05-10",
+    "2019-07-01", "2019-08-01", "2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01",
+    "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01",
+    "2025-04-01",
+)
+_STORAGE = (
+    "2015-05-01-preview", "2015-06-15", "2016-01-01", "2016-05-01", "2016-12-01", "2017-06-01", "2017-10-01",
+    "2018-02-01", "2018-03-01-preview", "2018-07-01", "2018-11-01", "2019-04-01", "2019-06-01", "2020-08-01-preview",
+    "2021-01-01", "2021-02-01", "2021-04-01", "2021-06-01", "2021-08-01", "2021-09-01", "2022-05-01",
+    "2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01",
+)
+_DOCUMENTDB = (
+    "2014-04-01", "2015-04-01", "2015-04-08", "2015-11-06", "2016-03-19", "2016-03-31", "2019-06-01",
+    "2019-08-01", "2019-12-12", "2020-03-01", "2020-04-01", "2020-06-01-preview", "2020-09-01", "2021-01-15",
+    "2021-03-15", "2021-04-15", "2021-05-15", "2021-06-15", "2021-10-15", "2022-05-15", "2022-08-15",
+    "2022-11-15", "2023-03-15", "2023-04-15", "2023-09-15", "2023-11-15", "2024-05-15", "2024-08-15",
+    "2024-11-15", "2025-04-15",
+)
+_MSI = ("2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31",
+        "2023-07-31-preview", "2024-11-30", "2025-01-31-preview")
+_AUTHZ = ("2015-07-01", "2017-09-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview",
+          "2020-03-01-preview", "2020-04-01-preview", "2020-08-01-preview", "2020-10-01", "2020-10-01-preview",
+          "2021-03-01-preview", "2022-04-01", "2022-05-01-preview")
+_WEB = ("2015-08-01", "2016-08-01", "2016-09-01", "2018-02-01", "2018-11-01", "2019-08-01", "2020-06-01",
+        "2020-09-01", "2020-10-01", "2020-12-01", "2021-01-01", "2021-01-15", "2021-02-01", "2021-03-01",
+        "2022-03-01", "2022-09-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11-01")
+_ACI = ("2017-08-01-preview", "2017-10-01-preview", "2017-12-01-preview", "2018-02-01-preview", "2018-04-01",
+        "2018-06-01", "2018-09-01", "2018-10-01", "2019-12-01", "2020-11-01", "2021-03-01", "2021-07-01",
+        "2021-09-01", "2021-10-01", "2022-09-01", "2022-10-01-preview", "2023-02-01-preview", "2023-05-01",
+        "2024-05-01-preview", "2024-10-01-preview", "2025-09-01")
+_KEYVAULT_ARM = ("2015-06-01", "2016-10-01", "2018-02-14", "2019-09-01", "2021-04-01-preview", "2021-06-01-preview",
+                 "2021-10-01", "2021-11-01-preview", "2022-02-01-preview", "2022-07-01", "2022-11-01",
+                 "2023-02-01", "2023-07-01", "2024-11-01")
+
+#: resource type (lower case) -> api-versions Azure publishes
+AZURE_API_VERSIONS: dict[str, tuple[str, ...]] = {
+    "microsoft.compute/virtualmachines": _COMPUTE,
+    "microsoft.compute/virtualmachinescalesets": _COMPUTE,
+    "microsoft.compute/virtualmachines/extensions": _COMPUTE,
+    "microsoft.compute/virtualmachinescalesets/extensions": _COMPUTE,
+    "microsoft.resources/resourcegroups": _RESOURCES,
+    "microsoft.resources/subscriptions": _RESOURCES,
+    "microsoft.storage/storageaccounts": _STORAGE,
+    "microsoft.documentdb/databaseaccounts": _DOCUMENTDB,
+    "microsoft.managedidentity/userassignedidentities": _MSI,
+    "microsoft.authorization/roleassignments": _AUTHZ,
+    "microsoft.authorization/roledefinitions": _AUTHZ,
+    "microsoft.web/sites": _WEB,
+    "microsoft.web/serverfarms": _WEB,
+    "microsoft.containerinstance/containergroups": _ACI,
+    "microsoft.keyvault/vaults": _KEYVAULT_ARM,
+}
+
+#: resource type (lower case) -> POST actions Azure publishes for it (lower case)
+AZURE_ACTIONS: dict[str, set[str]] = {
+    "microsoft.storage/storageaccounts": {"listkeys", "regeneratekey", "listaccountsas", "listservicesas",
+                                          "revokeuserdelegationkeys", "failover", "restoreblobranges"},
+    "microsoft.documentdb/databaseaccounts": {"listkeys", "readonlykeys", "listreadonlykeys",
+                                              "listconnectionstrings", "regeneratekey", "failoverprioritychange",
+                                              "offlineregion", "onlineregion"},
+    "microsoft.compute/virtualmachines": {"start", "restart", "poweroff", "deallocate", "runcommand", "redeploy",
+                                          "reimage", "generalize", "capture", "instanceview", "vmsizes",
+                                          "convertToManagedDisks".lower(), "performmaintenance",
+                                          "simulateeviction", "reapply", "assesspatches", "installpatches"},
+    "microsoft.compute/virtualmachinescalesets": {"start", "restart", "poweroff", "deallocate", "reimage",
+                                                  "manualupgrade", "delete", "instanceview", "skus",
+                                                  "osupgradehistory", "redeploy", "performmaintenance",
+                                                  "reimageall", "updateinstances", "scale"},
+    "microsoft.web/sites": {"config", "publishxml", "restart", "start", "stop", "listsyncfunctiontriggerstatus"},
+}
+
+#: Key Vault data-plane api-versions
+KEYVAULT_API_VERSIONS = ("2015-06-01", "2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6")
+#: IMDS api-versions (the managed identity token endpoint accepts the IMDS versions from 2018-02-01)
+IMDS_API_VERSIONS = (
+    "2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15", "2020-09-01",
+    "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-08-01",
+    "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01", "2023-11-15", "2024-03-15",
+)
+#: Azure AD Graph api-versions
+AAD_GRAPH_API_VERSIONS = ("1.5", "1.6", "beta")
+
+
+def azure_api_versions(type_name: str) -> tuple[str, ...] | None:
+    return AZURE_API_VERSIONS.get(type_name.lower())
+
+
+def emulator_api_versions(type_name: str) -> tuple[str, ...] | None:
+    """Api-versions the emulator's catalogue accepts, or None when it does not model the type
+    (or the catalogue is not importable yet)."""
+    try:
+        from milab.cloud.arm import catalog  # lazily: written by the lead
+    except Exception:  # noqa: BLE001
+        return None
+    try:
+        v = catalog.known_api_versions(type_name)
+    except Exception:  # noqa: BLE001
+        return None
+    return tuple(v) if v else None
+
+
+def emulator_actions(type_name: str) -> set[str] | None:
+    try:
+        from milab.cloud.arm import catalog
+        if not catalog.is_known(type_name):
+            return None
+        return {a.lower() for a in catalog.known_actions(type_name)}
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# ---------------------------------------------------------------- deprecations
+
+#: (id, regex, what it is, the modern equivalent)
+DEPRECATIONS: list[tuple[str, re.Pattern[str], str, str]] = [
+    ("aad-graph", re.compile(r"graph\.windows\.net", re.I),
+     "Azure AD Graph (graph.windows.net) is retired",
+     "use Microsoft Graph (https://graph.microsoft.com, resource https://graph.microsoft.com/) and its "
+     "app roles, e.g. Directory.Read.All; getMemberGroups is POST /v1.0/servicePrincipals/{id}/getMemberGroups"),
+    ("adls-gen1", re.compile(r"\.azuredatalakestore\.net|datalake\.azure\.net", re.I),
+     "Azure Data Lake Storage Gen1 was retired on 2024-02-29",
+     "use Data Lake Storage Gen2 (https://<account>.dfs.core.windows.net, token resource "
+     "https://storage.azure.com/) with POSIX ACLs"),
+    ("vm-extension-endpoint", re.compile(r"(localhost|127\.0\.0\.1):50342|ManagedIdentityExtensionFor(Windows|Linux)", re.I),
+     "the managed identities VM extension and its endpoint localhost:50342 are deprecated",
+     "request tokens from IMDS: GET http://169.254.169.254/metadata/identity/oauth2/token"
+     "?api-version=2018-02-01&resource=... with header Metadata: true"),
+    ("azurerm-powershell", re.compile(r"\b\w+-AzureRm\w+\b|\bLogin-AzureRmAccount\b", re.I),
+     "the AzureRM PowerShell module is retired",
+     "use the Az module (e.g. New-AzRoleAssignment instead of New-AzureRmRoleAssignment)"),
+    ("azuread-powershell", re.compile(r"\b(Connect|Get|New|Add|Remove|Set)-AzureAD\w*\b", re.I),
+     "the AzureAD PowerShell module is retired",
+     "use Microsoft Graph PowerShell (Connect-MgGraph, New-MgGroup, New-MgGroupMember, "
+     "New-MgServicePrincipalAppRoleAssignment ...)"),
+    ("app-authentication", re.compile(r"Microsoft\.Azure\.Services\.AppAuthentication|AzureServiceTokenProvider"),
+     "Microsoft.Azure.Services.AppAuthentication (AzureServiceTokenProvider) is deprecated",
+     "use Azure.Identity (ManagedIdentityCredential or DefaultAzureCredential)"),
+    ("legacy-storage-sdk", re.compile(r"Microsoft\.WindowsAzure\.Storage\b"),
+     "the WindowsAzure.Storage SDK is deprecated",
+     "use Azure.Storage.Blobs (BlobClient with a TokenCredential)"),
+]
+
+
+# ---------------------------------------------------------------- ARM template functions
+
+ARM_FUNCTIONS = {f.lower() for f in """
+array concat contains createArray empty first flatten indexOf intersection items last lastIndexOf length
+min max range skip take union coalesce equals greater greaterOrEquals less lessOrEquals and bool false if
+not or true deployment environment parameters variables extensionResourceId managementGroupResourceId
+pickZones providers reference references resourceGroup resourceId subscription subscriptionResourceId
+tenantResourceId managementGroup tenant base64 base64ToJson base64ToString dataUri dataUriToString
+endsWith format guid newGuid padLeft replace split startsWith string substring toLower toUpper trim
+uniqueString uri uriComponent uriComponentToString utcNow add div float int mod mul sub json null
+objectKeys shallowMerge tryGet lambda filter map reduce sort toObject groupBy mapValues copyIndex
+dateTimeAdd dateTimeFromEpoch dateTimeToEpoch parseCidr cidrSubnet cidrHost listAccountSas listKeys
+listSecrets listServiceSas list listCallbackUrl listConnectionStrings join
+""".split()}

@@ -1,0 +1,156 @@
+"""Write the findings: ``docs-findings.md`` (people), ``docs-findings.json`` (machines),
+``docs-junit.xml`` (CI: one testcase per page, a failure when it has error findings or a
+scenario failed). Everything written is passed through :func:`redact` first."""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from .gate import PageResult
+from .rules import Finding
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*){0,2}(?:\.\.\.|…)?")
+_SIG = re.compile(r"(?i)\b(sig|signature)=([^&\s\"'<>]+)")
+_ACCOUNT_KEY = re.compile(r"(?i)\b(AccountKey|SharedAccessKey|Password|ClientSecret)=([^;\s\"'<>]+)")
+_KEY_JSON = re.compile(r"(?i)(\"(?:primary|secondary)\w*Key\"\s*:\s*\"|\"value\"\s*:\s*\"(?=[A-Za-z0-9+/]{4,}))([^\"]+)")
+_BEARER = re.compile(r"(?i)\b(Bearer\s+)(?!<|\$|\{)([A-Za-z0-9\-_.~+/]{16,}=*)")
+
+
+def redact(text: str) -> str:
+    """Hide anything that looks like a token, a SAS signature or an account key."""
+    if not text:
+        return text
+    text = _JWT.sub("eyJ…[redacted]", text)
+    text = _SIG.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    text = _ACCOUNT_KEY.sub(lambda m: f"{m.group(1)}=[redacted]", text)
+    text = _KEY_JSON.sub(lambda m: m.group(1) + "[redacted]", text)
+    text = _BEARER.sub(lambda m: m.group(1) + "[redacted]", text)
+    return text
+
+
+def _deep_redact(x: Any) -> Any:
+    if isinstance(x, str):
+        return redact(x)
+    if isinstance(x, list):
+        return [_deep_redact(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _deep_redact(v) for k, v in x.items()}
+    return x
+
+
+def counts(findings: list[Finding]) -> dict[str, int]:
+    c = {"error": 0, "warning": 0, "info": 0}
+    for f in findings:
+        c[f.severity] = c.get(f.severity, 0) + 1
+    return c
+
+
+def exit_status(results: list[PageResult], run_findings: list[Finding]) -> int:
+    if any(r.errors or r.failed_scenarios for r in results) or any(f.severity == "error" for f in run_findings):
+        return 1
+    return 0
+
+
+def to_json(results: list[PageResult], run_findings: list[Finding], meta: dict[str, Any]) -> dict[str, Any]:
+    allf = [f for r in results for f in r.findings] + run_findings
+    data = {
+        "meta": meta,
+        "summary": {"pages": len(results), **counts(allf),
+                    "scenarios": sum(len(r.scenarios) for r in results),
+                    "scenarios_failed": sum(r.failed_scenarios for r in results),
+                    "exit_status": exit_status(results, run_findings)},
+        "run_findings": [f.as_dict() for f in run_findings],
+        "pages": [{
+            "file": r.page.file, "title": r.page.title, "line": r.page.line, "layout": r.page.layout,
+            "tutorials": [{"key": t.key, "test": t.test} for t in r.tutorials],
+            "counts": counts(r.findings),
+            "findings": [f.as_dict() for f in r.findings],
+            "scenarios": r.scenarios,
+            "facts": r.facts.as_dict(),
+        } for r in results],
+    }
+    return _deep_redact(data)
+
+
+def to_markdown(results: list[PageResult], run_findings: list[Finding], meta: dict[str, Any]) -> str:
+    allf = [f for r in results for f in r.findings] + run_findings
+    c = counts(allf)
+    out = ["# Documentation check", ""]
+    out.append(f"{len(results)} page(s) checked: **{c['error']} error(s)**, {c['warning']} warning(s), "
+               f"{c['info']} note(s).")
+    if meta.get("changed_since"):
+        out.append(f"Pages changed since `{meta['changed_since']}` in `{meta.get('checkout', '')}`.")
+    if any(r.scenarios for r in results):
+        n = sum(len(r.scenarios) for r in results)
+        failed = sum(r.failed_scenarios for r in results)
+        out.append(f"Scenarios run on target `{meta.get('target')}`: {n}, failed: {failed}.")
+    out.append("")
+    for f in run_findings:
+        out.append(f"- **{f.severity}** {f.rule}: {f.message}")
+    if run_findings:
+        out.append("")
+    out += ["## Summary by page", "", "| page | file:line | errors | warnings | notes | tutorials | scenarios |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        cc = counts(r.findings)
+        tuts = ", ".join(t.key for t in r.tutorials) or "-"
+        sc = ", ".join(f"{s['tutorial']}: {s['outcome']}" for s in r.scenarios) or "-"
+        out.append(f"| {_cell(r.page.title)} | `{Path(r.page.file).name}:{r.page.line}` | {cc['error']} | "
+                   f"{cc['warning']} | {cc['info']} | {tuts} | {sc} |")
+    out += ["", "## Findings", ""]
+    for r in results:
+        if not r.findings and not r.scenarios:
+            continue
+        out.append(f"### {r.page.title}")
+        out.append("")
+        out.append(f"`{r.page.file}`, from line {r.page.line}" +
+                   (f"; reproduced by {', '.join(f'`{t.key}` ({t.test})' for t in r.tutorials)}" if r.tutorials else ""))
+        out.append("")
+        for s in r.scenarios:
+            out.append(f"- scenario `{s['test']}`: **{s['outcome']}**" + (f" — {s['message'][:300]}" if s["message"] else ""))
+        for f in r.findings:
+            out.append(f"- line {f.line} · **{f.severity}** · {f.rule}: {f.message}")
+        out.append("")
+    return redact("\n".join(out)) + "\n"
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def to_junit(results: list[PageResult], run_findings: list[Finding]) -> str:
+    suite = ET.Element("testsuite", name="milab-docs", tests=str(len(results)))
+    failures = 0
+    for r in results:
+        tc = ET.SubElement(suite, "testcase", classname=Path(r.page.file).name, name=f"{r.page.title} (line {r.page.line})",
+                           file=r.page.file, line=str(r.page.line))
+        errs = [f for f in r.findings if f.severity == "error"]
+        bad = [s for s in r.scenarios if s["outcome"] not in ("passed", "skipped")]
+        if errs or bad:
+            failures += 1
+            msg = f"{len(errs)} error finding(s)" + (f", {len(bad)} scenario(s) failed" if bad else "")
+            el = ET.SubElement(tc, "failure", message=msg)
+            el.text = redact("\n".join([f"{f.file}:{f.line}: {f.rule}: {f.message}" for f in errs] +
+                                       [f"scenario {s['test']}: {s['outcome']} {s['message']}" for s in bad]))
+        other = [f for f in r.findings if f.severity != "error"]
+        if other:
+            so = ET.SubElement(tc, "system-out")
+            so.text = redact("\n".join(f"{f.file}:{f.line}: {f.severity}: {f.rule}: {f.message}" for f in other))
+    suite.set("failures", str(failures))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def write_reports(out_dir: Path, results: list[PageResult], run_findings: list[Finding],
+                  meta: dict[str, Any]) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out_dir / "docs-findings.md", "json": out_dir / "docs-findings.json",
+             "junit": out_dir / "docs-junit.xml"}
+    paths["markdown"].write_text(to_markdown(results, run_findings, meta), encoding="utf-8")
+    paths["json"].write_text(json.dumps(to_json(results, run_findings, meta), indent=2, default=str) + "\n",
+                             encoding="utf-8")
+    paths["junit"].write_text(to_junit(results, run_findings), encoding="utf-8")
+    return paths

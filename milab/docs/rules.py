@@ -1,0 +1,963 @@
+"""The documentation checks, one function per rule.
+
+How to add a rule
+-----------------
+
+1. Write a function that takes a :class:`PageContext` and yields findings made with
+   ``ctx.finding(line, message)`` (or ``ctx.finding(line, message, severity="warning")``
+   to override the rule's default severity)::
+
+       @rule("CODE042", "error", "what the rule checks, in one line")
+       def _my_rule(ctx):
+           '''Longer explanation (shown by ``milab docs check --list-rules``).'''
+           for block in ctx.page.code_blocks:
+               if "bad" in block.text:
+                   yield ctx.finding(block.line, "explain what is wrong and how to fix it")
+
+2. The decorator registers it in :data:`RULES`; :func:`check_page` runs every rule.
+3. Add tests in ``tests/docs/test_rules.py``: a page that must trigger the rule *and* a
+   page that must not (false alarms are the expensive failure of a docs gate).
+
+Rule ids: ``MD`` page structure, ``CODE`` code that does not parse or run, ``ROLE`` roles,
+``NAME`` placeholders and resource names, ``API`` requests and operations, ``DEP``
+retired or deprecated things, ``DRIFT`` differences from what the scenarios reproduce.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from . import knowledge as K
+from .facts import (GUID_RE, PS_LANGS, SHELL_LANGS, HttpCall, JsonProblem, PageFacts, RoleRef, block_kind,
+                    find_placeholders, imds_summary, parse_doc_json, placeholder_key, repair_export_json)
+from .parser import CodeBlock, Page
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    file: str
+    line: int
+    message: str
+    page: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity, "file": self.file, "line": self.line,
+                "message": self.message, "page": self.page}
+
+
+@dataclass
+class Rule:
+    id: str
+    severity: str
+    summary: str
+    func: Callable[["PageContext"], Iterable[Finding]]
+
+    @property
+    def doc(self) -> str:
+        return (self.func.__doc__ or "").strip()
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, severity: str, summary: str):
+    """Register a rule (see the module docstring)."""
+    assert severity in SEVERITIES, severity
+
+    def deco(fn):
+        if rule_id in RULES:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        RULES[rule_id] = Rule(rule_id, severity, summary, fn)
+        return fn
+    return deco
+
+
+@dataclass
+class PageContext:
+    page: Page
+    facts: PageFacts
+    tutorials: list = field(default_factory=list)
+    shellcheck: str | None = None
+    current: Rule | None = None
+
+    def finding(self, line: int, message: str, severity: str | None = None) -> Finding:
+        r = self.current
+        return Finding(r.id if r else "?", severity or (r.severity if r else "error"), self.page.file,
+                       line, message, self.page.title)
+
+    def blocks(self, *kinds: str) -> Iterator[tuple[CodeBlock, str]]:
+        for b in self.page.code_blocks:
+            k = self.facts.kinds.get(b.line) or block_kind(b)
+            if not kinds or k in kinds:
+                yield b, k
+
+
+def check_page(page: Page, facts: PageFacts, *, tutorials=None, shellcheck: str | None = None,
+               only: set[str] | None = None) -> list[Finding]:
+    ctx = PageContext(page, facts, tutorials or [], shellcheck)
+    out: list[Finding] = []
+    for r in RULES.values():
+        if only and r.id not in only:
+            continue
+        ctx.current = r
+        try:
+            out.extend(r.func(ctx) or [])
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not hide the other findings
+            out.append(Finding(r.id, "info", page.file, page.line,
+                               f"rule {r.id} could not check this page ({type(exc).__name__}: {exc})", page.title))
+    seen = set()
+    uniq = []
+    for f in sorted(out, key=lambda f: (f.line, f.rule, f.message)):
+        k = (f.rule, f.line, f.message)
+        if k not in seen:
+            seen.add(k)
+            uniq.append(f)
+    return uniq
+
+
+def find_shellcheck() -> str | None:
+    return shutil.which("shellcheck")
+
+
+# ============================================================== MD: page structure
+
+_ISSUE_RULES = {"fence-unclosed": "MD001", "fence-nested": "MD002", "pivot-unbalanced": "MD003",
+                "tab-unclosed": "MD004", "include-cycle": "MD005"}
+
+
+def _issues(ctx: PageContext, kind: str):
+    for i in ctx.page.issues:
+        if i.kind == kind:
+            yield Finding(ctx.current.id, ctx.current.severity, i.file, i.line, i.message, ctx.page.title)
+
+
+@rule("MD001", "error", "code fence never closed")
+def _md001(ctx):
+    """An opening ``` with no closing fence swallows the rest of the page into the code block."""
+    return _issues(ctx, "fence-unclosed")
+
+
+@rule("MD002", "error", "code fence opened inside another fence")
+def _md002(ctx):
+    """A ```lang line inside an open block: the block is nested in a second fence, so the
+    fences after it pair up wrongly and prose renders as code."""
+    return _issues(ctx, "fence-nested")
+
+
+@rule("MD003", "error", "zone pivot not balanced")
+def _md003(ctx):
+    """Every ``::: zone pivot="..."`` needs its ``::: zone-end``; zones cannot nest."""
+    return _issues(ctx, "pivot-unbalanced")
+
+
+@rule("MD004", "warning", "tab group not closed with ---")
+def _md004(ctx):
+    """A tab group (``# [Name](#tab/id)``) must end with a ``---`` line, otherwise the
+    following sections render inside the last tab."""
+    return _issues(ctx, "tab-unclosed")
+
+
+@rule("MD005", "error", "include cycle")
+def _md005(ctx):
+    """An include that (indirectly) includes itself."""
+    return _issues(ctx, "include-cycle")
+
+
+@rule("MD006", "info", "include not available")
+def _md006(ctx):
+    """``[!INCLUDE ...]`` whose file is not in the checked tree: its content is not checked."""
+    for inc in ctx.page.includes:
+        if not inc.resolved:
+            yield ctx.finding(inc.line, f"include '{inc.target}' is not available here; its content was not checked")
+
+
+@rule("MD007", "error", "table header and delimiter row disagree")
+def _md007(ctx):
+    """A pipe table whose delimiter row has a different number of cells than its header does
+    not render as a table; rows with more cells than the header lose the extra cells."""
+    for t in ctx.page.tables:
+        h, d = len(t.header), len(t.delimiter)
+        if h != d:
+            yield ctx.finding(t.line, f"table header has {h} columns but the delimiter row has {d}: "
+                                      f"the table will not render")
+            continue
+        for ln, cells in t.rows:
+            if len(cells) > h:
+                yield ctx.finding(ln, f"table row has {len(cells)} cells but the header has {h}: "
+                                      f"the extra cells are dropped", "warning")
+
+
+# ============================================================== CODE: code that does not parse
+
+@rule("CODE001", "error", "JSON does not parse")
+def _code001(ctx):
+    """JSON blocks must parse. ``//`` and ``/* */`` comments (accepted by ARM templates),
+    ``...`` elision lines and fragments like ``"identity": {...},`` are allowed. In the
+    PDF-export layout, lines the export broke inside strings or comments are re-joined first."""
+    for b, kind in ctx.blocks("json"):
+        if b.layout == "export":
+            text, where = repair_export_json(b)
+        else:
+            text, where = b.text, {i: b.line_of(i) for i in range(len(b.lines))}
+        text = re.sub(r'(?<=[:\[,])(\s*)(<[A-Za-z][^<>"\n]*>)', r'\1"\2"', text)  # unquoted placeholders
+        try:
+            parse_doc_json(text)
+        except JsonProblem as p:
+            idx = max(0, min(p.lineno - 1, len(text.split("\n")) - 1))
+            line = where.get(idx, b.first_line + idx)
+            yield ctx.finding(line, f"JSON in the block starting on line {b.line} does not parse: {p.message}")
+
+
+SHELLCHECK_EXCLUDE = ",".join([
+    "SC2154",  # variable referenced but not assigned: earlier blocks/steps assign it
+    "SC2034",  # assigned but unused: later blocks use it
+    "SC2148", "SC1091", "SC2164", "SC2086", "SC2046", "SC2006", "SC2155", "SC2016", "SC1090",
+    "SC2181", "SC2002", "SC2005", "SC2162", "SC2012", "SC2088", "SC2035",
+])
+
+
+@rule("CODE002", "error", "shell code rejected by ShellCheck")
+def _code002(ctx):
+    """Bash and Azure CLI blocks are checked with ShellCheck (``apt-get install shellcheck``),
+    placeholders like ``<RESOURCE GROUP>`` replaced by a word first. Style-only checks and
+    checks that cannot see other blocks (unassigned variables ...) are off."""
+    if not ctx.shellcheck:
+        return
+    jobs = []
+    for b, kind in ctx.blocks("shell"):
+        if b.lang == "console" or (not b.lang and b.layout != "export" and kind != "shell"):
+            continue
+        if any(l.rstrip().endswith("`") for l in b.lines):
+            continue  # CODE005 reports the PowerShell continuations
+        if b.layout == "export":
+            lls = ctx.facts.logical.get(b.line) or []
+            lines = [l.text.replace("\n", " ") for l in lls]
+            where = [l.line for l in lls]
+        else:
+            lines = list(b.lines)
+            where = [b.line_of(i) for i in range(len(lines))]
+        src = [_sc_prepare(l) for l in lines]
+        if not any(s.strip() for s in src):
+            continue
+        jobs.append((b, src, where))
+    if not jobs:
+        return
+    with tempfile.TemporaryDirectory(prefix="milab-sc-") as tmp:
+        paths = []
+        for n, (b, src, where) in enumerate(jobs):
+            p = Path(tmp) / f"b{n}.sh"
+            p.write_text("\n".join(src) + "\n", encoding="utf-8")
+            paths.append(str(p))
+        try:
+            proc = subprocess.run([ctx.shellcheck, "-s", "bash", "-f", "json1", "-S", "warning",
+                                   "-e", SHELLCHECK_EXCLUDE, *paths], capture_output=True, text=True, timeout=120)
+            data = json.loads(proc.stdout or "{}")
+        except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+            yield ctx.finding(ctx.page.line, f"ShellCheck could not run: {exc}", "info")
+            return
+    parse_err = set()
+    for c in data.get("comments", []):
+        n = int(Path(c["file"]).stem[1:])
+        if c.get("level") == "error" and c["code"] in (1072, 1073, 1009, 1078, 1079):
+            if n in parse_err:
+                continue
+            parse_err.add(n)
+        b, src, where = jobs[n]
+        idx = max(0, min(c["line"] - 1, len(where) - 1))
+        sev = "error" if c.get("level") == "error" else "warning"
+        yield ctx.finding(where[idx], f"ShellCheck SC{c['code']}: {c['message']} (in: {src[idx].strip()[:100]})", sev)
+
+
+def _sc_prepare(line: str) -> str:
+    line = re.sub(r"<<[^<>\n]+>>|<[A-Za-z][^<>\n]*>", "PLACEHOLDER", line)
+    return line
+
+
+@rule("CODE003", "error", "PowerShell line continuation broken")
+def _code003(ctx):
+    """PowerShell continues a command on the next line only after a backtick that is the
+    very last character. Reports: a backtick followed by spaces, a line that ends without a
+    backtick while the next line starts with a parameter, a parameter whose value is on the
+    next line without a backtick, a backtick on the last line, and a value parameter
+    followed directly by another dash-word (``-Name -myVmss``). In the PDF-export layout only
+    the problems the export cannot have caused are reported."""
+    for b, kind in ctx.blocks("powershell"):
+        lines = b.lines
+        export = b.layout == "export"
+        for i, l in enumerate(lines):
+            ln = b.line_of(i)
+            if re.search(r"`[ \t]+$", l):
+                yield ctx.finding(ln, "backtick followed by trailing whitespace: PowerShell does not continue the line")
+                continue
+            stripped = l.rstrip()
+            nxt_i = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+            if stripped.endswith("`") and nxt_i is None:
+                yield ctx.finding(ln, "line continuation (backtick) on the last line of the block: nothing follows",
+                                  "warning")
+                continue
+            if export or nxt_i is None or not stripped or stripped.endswith(("`", "|", "{", "(", ",", "=")):
+                continue
+            if stripped.lstrip().startswith("#"):
+                continue
+            nxt = lines[nxt_i].strip()
+            in_command = re.search(r"(^|\s)-[A-Za-z]\w*", stripped) or re.match(r"^\s*[A-Z][a-z]+-[A-Z]\w+", stripped)
+            if in_command and re.match(r"^-[A-Za-z]\w*(\s|:|$)", nxt):
+                yield ctx.finding(ln, f"line {b.line_of(nxt_i)} starts with parameter '{nxt.split()[0]}' but this "
+                                      f"line does not end with a backtick: the parameter is run as a separate command")
+            elif re.search(r"(^|\s)-[A-Za-z]\w*$", stripped) and re.match(r"^(\"|'|@\{|\(|/subscriptions|\$\w+(?!\s*=))", nxt):
+                param = stripped.split()[-1]
+                yield ctx.finding(ln, f"parameter '{param}' ends the line and its value is on line "
+                                      f"{b.line_of(nxt_i)} without a backtick")
+        for ll in ctx.facts.logical.get(b.line, []):
+            for m in re.finditer(r"(?:^|\s)(-\w*(?:Name|Group|Location|Scope|Uri|Method|Id))\s+(-[a-z]\w*)\b", ll.text):
+                yield ctx.finding(ll.line, f"parameter '{m.group(1)}' is followed by '{m.group(2)}', which is read as "
+                                           f"another parameter: the value is missing (a stray '-'?)")
+
+
+@rule("CODE004", "error", "PowerShell hashtable written with ':'")
+def _code004(ctx):
+    """PowerShell hashtables are ``@{Name="value"}``; ``@{'Name':'value'}`` (JSON style) is a
+    parse error."""
+    for b, kind in ctx.blocks("powershell"):
+        for ll in ctx.facts.logical.get(b.line, []):
+            for m in re.finditer(r"@\{([^{}]*)\}", ll.text):
+                inner = m.group(1)
+                if "=" not in inner and re.search(r"""^\s*['"]?[\w-]+['"]?\s*:\s*\S""", inner):
+                    yield ctx.finding(ll.line, f"'@{{{inner.strip()}}}' uses ':' between key and value; PowerShell "
+                                               f"hashtables use '=' (e.g. @{{Metadata=\"true\"}})")
+
+
+@rule("CODE005", "warning", "PowerShell continuation in a bash/Azure CLI block")
+def _code005(ctx):
+    """A line ending in a backtick inside a ``bash``/``azurecli`` block: Cloud Shell (bash)
+    reads the backtick as the start of a command substitution. Use ``\\`` or tag the block
+    ``azurepowershell``."""
+    for b in ctx.page.code_blocks:
+        if b.lang not in SHELL_LANGS:
+            continue
+        lines = [b.line_of(i) for i, l in enumerate(b.lines) if l.rstrip().endswith("`")]
+        if lines:
+            yield ctx.finding(lines[0], f"the '{b.lang}' block uses PowerShell backtick continuations "
+                                        f"({len(lines)} line(s)); bash needs '\\' at the end of the line")
+
+
+@rule("CODE006", "error", "Azure CLI option with a single dash")
+def _code006(ctx):
+    """Azure CLI long options take two dashes (``--vmss-name``); only one-letter options take
+    one (``-g``)."""
+    for c in ctx.facts.commands:
+        if c.kind != "az":
+            continue
+        for t in c.tokens[1:]:
+            if re.match(r"^-[a-zA-Z][\w-]+$", t):
+                yield ctx.finding(c.line, f"'{c.name}' option '{t}' has one dash; Azure CLI long options need two "
+                                          f"('-{t}')")
+
+
+_PS_AUTOMATIC = {"_", "true", "false", "null", "psitem", "args", "input", "host", "error", "lastexitcode",
+                 "pscmdlet", "psscriptroot", "pwd", "home", "env", "matches", "this", "psboundparameters",
+                 "myinvocation", "ofs", "profile", "pshome", "shellid", "erroractionpreference", "foreach",
+                 "using", "script", "global", "local", "private", "psversiontable", "executioncontext",
+                 "nestedpromptlevel", "sender", "event", "eventargs", "iswindows", "islinux", "ismacos"}
+
+
+@rule("CODE007", "warning", "PowerShell variable used but never set (typo?)")
+def _code007(ctx):
+    """A ``$variable`` used on the page but never assigned, when a variable with a very
+    similar name is assigned (``$setting`` / ``$settings``), and ``$_Name`` written for
+    ``$_.Name``."""
+    assigned: dict[str, int] = {}
+    used: list[tuple[str, int]] = []
+    block_typos: list[tuple[str, int, str, int]] = []
+    for b, kind in ctx.blocks("powershell"):
+        b_assigned: dict[str, int] = {}
+        b_used: list[tuple[str, int]] = []
+        for ll in ctx.facts.logical.get(b.line, []):
+            text = re.sub(r"'[^']*'", "''", ll.text)
+            text = re.sub(r"#.*$", "", text, flags=re.M)
+            for m in re.finditer(r"\$(\w+)\s*(?:\[[^\]]*\])?\s*[+\-]?=(?!=)", text):
+                b_assigned.setdefault(m.group(1).lower(), ll.line)
+            for m in re.finditer(r"\$(\w+)", text):
+                b_used.append((m.group(1), ll.line))
+        for name, line in b_used:
+            low = name.lower()
+            if low in b_assigned or low in _PS_AUTOMATIC:
+                continue
+            near = [a for a in b_assigned if _close(low, a)]
+            if near:
+                block_typos.append((name, line, near[0], b_assigned[near[0]]))
+        for ll in ctx.facts.logical.get(b.line, []):
+            text = re.sub(r"'[^']*'", "''", ll.text)
+            text = re.sub(r"#.*$", "", text, flags=re.M)
+            for m in re.finditer(r"\$(\w+)\s*(?:\[[^\]]*\])?\s*[+\-]?=(?!=)", text):
+                assigned.setdefault(m.group(1).lower(), ll.line)
+            for m in re.finditer(r"(?:foreach\s*\(|-(?:OutVariable|ErrorVariable|ov|ev)\s+)\$?(\w+)", text, re.I):
+                assigned.setdefault(m.group(1).lower(), ll.line)
+            for m in re.finditer(r"\$(\w+)", text):
+                used.append((m.group(1), ll.line))
+    reported = set()
+    for name, line, near, nline in block_typos:
+        reported.add(name.lower())
+        yield ctx.finding(line, f"'${name}' is not set in this block, which sets '${near}' (line {nline}): "
+                                f"one of them is probably a typo")
+    for name, line in used:
+        low = name.lower()
+        if low in assigned or low in _PS_AUTOMATIC or low in reported or ":" in name:
+            continue
+        if low.startswith("_") and len(low) > 1:
+            reported.add(low)
+            yield ctx.finding(line, f"'${name}' is not '$_.{name[1:]}': the dot after $_ is missing", "error")
+            continue
+        near = [a for a in assigned if _close(low, a)]
+        if near:
+            reported.add(low)
+            yield ctx.finding(line, f"'${name}' is never set on this page; did you mean '${near[0]}' "
+                                    f"(set on line {assigned[near[0]]})?")
+
+
+def _close(a: str, b: str) -> bool:
+    if a == b or min(len(a), len(b)) < 4:
+        return False
+    if abs(len(a) - len(b)) > 1:
+        return False
+    # edit distance 1
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    s, l = (a, b) if len(a) < len(b) else (b, a)
+    return any(l[:i] + l[i + 1:] == s for i in range(len(l)))
+
+
+@rule("CODE008", "error", "malformed HTTP request line")
+def _code008(ctx):
+    """A raw request (``GET <url> HTTP/1.1``) must have the method, the bare target and the
+    version on one line; quotes around the URL or headers on the same line are not HTTP."""
+    for b, kind in ctx.blocks("http"):
+        lls = ctx.facts.logical.get(b.line) or []
+        if not lls:
+            continue
+        first = lls[0]
+        text = first.text.strip()
+        m = re.match(r"^([A-Z]+)\s+(\S+)(?:\s+(HTTP/[\d.]+))?(.*)$", text, re.S)
+        if not m:
+            continue
+        target, version, rest = m.group(2), m.group(3), m.group(4).strip()
+        if target[:1] in "'\"":
+            yield ctx.finding(first.line, f"the request target is quoted ({target[:60]}...): HTTP has no quotes "
+                                          f"in the request line")
+        if version and rest:
+            yield ctx.finding(first.line, f"text after '{version}' on the request line ('{rest[:40]}'): "
+                                          f"headers go on their own lines")
+
+
+@rule("CODE009", "error", "ARM template expression malformed")
+def _code009(ctx):
+    """Template expressions (``"[...]"``) need balanced quotes and parentheses and known
+    template functions (``resourceGroup()``, ``resourceId()`` ...)."""
+    for b, kind in ctx.blocks("json"):
+        for i, line in enumerate(b.lines):
+            for m in re.finditer(r'"\[(?!\[)((?:[^"\\]|\\.)*)\]"', line):
+                expr = m.group(1)
+                ln = b.line_of(i)
+                if expr.count("'") % 2:
+                    yield ctx.finding(ln, f"template expression '[{expr}]' has an unmatched single quote")
+                    continue
+                bare = re.sub(r"'(?:[^']|'')*'", "''", expr)
+                if bare.count("(") != bare.count(")"):
+                    yield ctx.finding(ln, f"template expression '[{expr}]' has unbalanced parentheses")
+                    continue
+                for fm in re.finditer(r"(?<![\w.'])([A-Za-z_][\w]*)\s*\(", bare):
+                    fn = fm.group(1)
+                    if fn.lower() not in K.ARM_FUNCTIONS:
+                        yield ctx.finding(ln, f"template expression uses '{fn}()', which is not an ARM template "
+                                              f"function", "warning")
+
+
+# ============================================================== ROLE
+
+def _is_literal(v: str | None) -> bool:
+    return bool(v) and not re.search(r"[<>$\[\]{}]|^@", v) and v.strip() != ""
+
+
+@rule("ROLE001", "error", "role name is not a built-in role")
+def _role001(ctx):
+    """A role given by name in a command (``--role``, ``-RoleDefinitionName``) must be a
+    built-in role name (or the page must be about custom roles)."""
+    custom = re.search(r"custom role", "\n".join(t.text for t in ctx.page.prose), re.I)
+    for r in ctx.facts.roles:
+        if not r.command or not r.name or not _is_literal(r.name) or GUID_RE.fullmatch(r.name):
+            continue
+        if r.kind == "rbac" and not K.role_by_name(r.name):
+            if K.cosmos_role_by_name(r.name):
+                yield ctx.finding(r.line, f"'{r.name}' is a Cosmos DB data-plane role, not an Azure RBAC role: "
+                                          f"assign it with az cosmosdb sql role assignment create")
+            elif not custom:
+                yield ctx.finding(r.line, f"'{r.name}' is not the name of a built-in Azure role")
+        if r.kind == "cosmos-sql" and not K.cosmos_role_by_name(r.name):
+            yield ctx.finding(r.line, f"'{r.name}' is not a Cosmos DB built-in data-plane role "
+                                      f"(use the role definition ID, e.g. 00000000-0000-0000-0000-000000000002)",
+                              "warning")
+
+
+@rule("ROLE002", "error", "role name and role ID disagree")
+def _role002(ctx):
+    """Where a page states a role's name and its ID together (an ARM template variable, a
+    command and its output, a comment next to the ID), they must be the same role."""
+    roles = ctx.facts.roles
+    for r in roles:
+        if r.name and r.id and _is_literal(r.name):
+            yield from _compare_role(ctx, r.line, r.name, r.id, r.kind)
+    # a command that names a role, and the output right after it that shows the role's ID
+    for r in roles:
+        if not (r.command and r.name and not r.id and _is_literal(r.name)):
+            continue
+        out = next((o for o in roles if o.source == "json" and o.id and r.line < o.line <= r.line + 40
+                    and o.kind == r.kind), None)
+        if out:
+            yield from _compare_role(ctx, out.line, r.name, out.id, r.kind, command_line=r.line)
+
+
+def _compare_role(ctx, line, name, rid, kind, command_line=None):
+    where = f" (the command on line {command_line} assigns '{name}')" if command_line else ""
+    if kind == "cosmos-sql" or rid in K.COSMOS_SQL_ROLES:
+        expected = K.cosmos_role_by_name(name)
+        actual = K.COSMOS_SQL_ROLES.get(rid)
+        if expected and expected != rid:
+            yield ctx.finding(line, f"'{name}' is Cosmos DB role {expected}, but the page gives {rid}"
+                                    f"{' (' + actual + ')' if actual else ''}{where}")
+        return
+    expected = K.role_by_name(name)
+    if expected is None:
+        return
+    if expected != rid:
+        actual = K.role_by_id(rid)
+        yield ctx.finding(line, f"role '{name}' has ID {expected}, but the page gives {rid}"
+                                f"{' (' + actual + ')' if actual else ''}{where}")
+
+
+@rule("ROLE003", "error", "Cosmos DB data-plane role used as an Azure RBAC role (or the reverse)")
+def _role003(ctx):
+    """00000000-0000-0000-0000-000000000001/2 are Cosmos DB SQL role definitions: they are
+    assigned with ``az cosmosdb sql role assignment create`` / ``New-AzCosmosDBSqlRoleAssignment``,
+    not with ``az role assignment create``; and Azure RBAC role IDs are not Cosmos SQL roles."""
+    for r in ctx.facts.roles:
+        if not r.command or not r.id:
+            continue
+        if r.kind == "rbac" and r.id in K.COSMOS_SQL_ROLES:
+            yield ctx.finding(r.line, f"{r.id} is the Cosmos DB data-plane role '{K.COSMOS_SQL_ROLES[r.id]}', "
+                                      f"not an Azure RBAC role: assign it with az cosmosdb sql role assignment create")
+        elif r.kind == "cosmos-sql" and K.role_by_id(r.id):
+            yield ctx.finding(r.line, f"{r.id} is the Azure RBAC role '{K.role_by_id(r.id)}', not a Cosmos DB "
+                                      f"SQL role definition")
+
+
+# ============================================================== NAME
+
+def _spelling_style(p: str) -> str:
+    inner = p.strip("<>")
+    style = "<<>>" if p.startswith("<<") else "<>"
+    seps = "".join(sorted({c for c in inner if c in " -_"}))
+    return f"{style}:{seps or 'none'}"
+
+
+@rule("NAME001", "warning", "placeholder written in different ways on one page")
+def _name001(ctx):
+    """The same placeholder should be spelled the same way throughout a page
+    (``<SUBSCRIPTION ID>`` vs ``<SUBSCRIPTION-ID>`` vs ``<SUBSCRIPTION_ID>`` vs
+    ``<<SUBSCRIPTION ID>>``): readers search and replace them."""
+    groups: dict[str, dict[str, list[int]]] = {}
+    for p, line in ctx.facts.placeholders:
+        key = placeholder_key(p)
+        if len(key) < 3:
+            continue
+        groups.setdefault(key, {}).setdefault(p, []).append(line)
+    for key, spellings in groups.items():
+        styles = {_spelling_style(p) for p in spellings}
+        if len(styles) < 2:
+            continue
+        ordered = sorted(spellings.items(), key=lambda kv: min(kv[1]))
+        second_line = sorted(min(v) for v in spellings.values())[1]
+        desc = "; ".join(f"{p} (line {', '.join(map(str, sorted(set(v))[:4]))}"
+                         f"{', ...' if len(set(v)) > 4 else ''})" for p, v in ordered)
+        yield ctx.finding(second_line, f"placeholder written {len(spellings)} ways on this page: {desc}")
+
+
+_NAME_KINDS = {
+    "resource group": (r"/resourcegroups/([^/?\s'\"]+)", ("--resource-group", "-g", "-resourcegroupname",
+                                                           "-resourcegroup")),
+    "VM": (r"/virtualmachines/([^/?\s'\"]+)", ()),
+    "scale set": (r"/virtualmachinescalesets/([^/?\s'\"]+)", ("-vmscalesetname",)),
+}
+
+
+def _literal_name(v: str | None) -> str | None:
+    if not v:
+        return None
+    v = v.strip().strip("'\"").rstrip("/").strip()
+    if not v or re.search(r"[<>$\[\]{}()*%]|^-", v) or " " in v:
+        return None
+    return v
+
+
+@rule("NAME002", "warning", "resource name changes between steps")
+def _name002(ctx):
+    """Steps that act on the same resource should use the same name: creating the identity
+    in ``myResourceGroupVM``, reading the VM from ``myResourceGroup`` and updating it in
+    ``TestRG`` sends readers to three resource groups. Alternative tabs and pivots are
+    compared separately."""
+    seen: dict[tuple[str, str | None], dict[str, int]] = {}
+
+    def add(kind, name, line, scope):
+        n = _literal_name(name)
+        if n:
+            seen.setdefault((kind, scope), {}).setdefault(n.lower(), line)
+            _display.setdefault(n.lower(), n)
+
+    _display: dict[str, str] = {}
+    for c in ctx.facts.commands:
+        low = {k.lower(): v for k, v in c.params.items()}
+        for kind, (_, params) in _NAME_KINDS.items():
+            for p in params:
+                if p in low:
+                    add(kind, low[p], c.line, c.scope)
+        n = c.name.lower()
+        name = low.get("--name") or low.get("-n") or low.get("-name")
+        if n.startswith("az vm ") or n in ("get-azvm", "update-azvm", "new-azvm", "remove-azvm"):
+            add("VM", name or low.get("--vm-name") or low.get("-vmname"), c.line, c.scope)
+        if n.startswith("az vmss ") or n in ("get-azvmss", "update-azvmss", "new-azvmss"):
+            add("scale set", name or low.get("-vmscalesetname"), c.line, c.scope)
+        for v in low.values():
+            if v and "/subscriptions/" in v.lower():
+                for kind, (rx, _) in _NAME_KINDS.items():
+                    for m in re.finditer(rx, v, re.I):
+                        add(kind, m.group(1), c.line, c.scope)
+    for call in ctx.facts.http_calls:
+        text = call.url + " " + (call.body or "")
+        for kind, (rx, _) in _NAME_KINDS.items():
+            for m in re.finditer(rx, text, re.I):
+                add(kind, m.group(1), call.line, call.scope)
+    kinds = {k for k, _ in seen}
+    for kind in kinds:
+        scopes = {s for k, s in seen if k == kind}
+        reported = set()
+        for s in (scopes - {None}) or {None}:
+            names = dict(seen.get((kind, None), {}))
+            if s is not None:
+                for k2, v2 in seen.get((kind, s), {}).items():
+                    names.setdefault(k2, v2)
+            if len(names) < 2:
+                continue
+            sig = tuple(sorted(names))
+            if sig in reported:
+                continue
+            reported.add(sig)
+            items = sorted(names.items(), key=lambda kv: kv[1])
+            desc = ", ".join(f"'{_display[n]}' (line {ln})" for n, ln in items)
+            yield ctx.finding(items[1][1], f"the {kind} is named differently in different steps: {desc}"
+                                           f"{' [' + s + ']' if s else ''}")
+
+
+# ============================================================== API
+
+def arm_operation(path: str) -> tuple[str | None, str | None]:
+    """(resource type, action) of an ARM path, e.g. ('Microsoft.Storage/storageAccounts', 'listKeys')."""
+    segs = [s for s in path.split("/") if s]
+    low = [s.lower() for s in segs]
+    if not low or low[0] != "subscriptions":
+        return None, None
+    if "providers" in low:
+        i = len(low) - 1 - low[::-1].index("providers")
+        if i + 1 >= len(segs):
+            return None, None
+        ns = segs[i + 1]
+        rest = segs[i + 2:]
+        types = [rest[j] for j in range(0, len(rest), 2)]
+        typ = ns + "/" + "/".join(types) if types else None
+        action = None
+        if len(rest) % 2 == 1 and len(rest) >= 3:
+            types = types[:-1]
+            typ = ns + "/" + "/".join(types)
+            action = rest[-1]
+        return typ, action
+    if len(low) >= 3 and low[2] == "resourcegroups":
+        return "Microsoft.Resources/resourceGroups", None
+    if len(low) <= 2:
+        return "Microsoft.Resources/subscriptions", None
+    return None, None
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@rule("API001", "error", "api-version Azure does not publish")
+def _api001(ctx):
+    """ARM requests and template resources must use an api-version Azure publishes for the
+    resource type (from the public REST API specs, :mod:`milab.docs.knowledge`). Also Key
+    Vault, Azure AD Graph and IMDS versions. A request to ARM without ``api-version`` fails."""
+    for call in ctx.facts.http_calls:
+        v = call.api_version
+        host = call.host
+        if call.kind == "arm":
+            typ, _ = arm_operation(call.path)
+            if v is None:
+                if typ and "{" not in call.url:
+                    yield ctx.finding(call.line, f"ARM request without api-version: {_short(call.url)}")
+                continue
+            if "<" in v:
+                continue
+            known = K.azure_api_versions(typ) if typ else None
+            if known and v not in known:
+                yield ctx.finding(call.line, f"api-version {v} does not exist for {typ} "
+                                             f"(latest known: {known[-1]})")
+        elif call.kind == "imds" and v and v not in K.IMDS_API_VERSIONS:
+            yield ctx.finding(call.line, f"IMDS does not serve api-version {v} (use 2018-02-01 or later)")
+        elif (host.endswith("vault.azure.net") or re.search(r"key-?vault", call.url, re.I)) and "/secrets/" in call.path:
+            if v and v not in K.KEYVAULT_API_VERSIONS:
+                yield ctx.finding(call.line, f"Key Vault does not serve api-version {v}")
+        elif host == "graph.windows.net" and v and v not in K.AAD_GRAPH_API_VERSIONS:
+            yield ctx.finding(call.line, f"Azure AD Graph has no api-version {v}")
+    for r in ctx.facts.arm_resources:
+        known = K.azure_api_versions(r.type)
+        if known and r.api_version not in known and "[" not in r.api_version:
+            yield ctx.finding(r.line, f"template resource {r.type} uses api-version {r.api_version}, which does "
+                                      f"not exist (latest known: {known[-1]})")
+
+
+@rule("API002", "error", "operation Azure does not have")
+def _api002(ctx):
+    """A POST action on a resource (``.../listKeys``) must be one the resource provider
+    publishes (``readonlykeys``, ``listServiceSas`` ...)."""
+    for call in ctx.facts.arm_calls:
+        typ, action = arm_operation(call.path)
+        if not typ or not action or "<" in action or "{" in action:
+            continue
+        known = K.AZURE_ACTIONS.get(typ.lower())
+        if known is not None and action.lower() not in known:
+            yield ctx.finding(call.line, f"{typ} has no operation '{action}'")
+
+
+@rule("API003", "info", "the emulator cannot reproduce this request")
+def _api003(ctx):
+    """Requests and template resources whose type, api-version or operation the emulator's
+    catalogue (``milab/cloud/arm/catalog.py``) does not know: the scenarios cannot reproduce
+    that step yet. Not a documentation defect."""
+    reported = set()
+    items = []
+    for call in ctx.facts.arm_calls:
+        typ, action = arm_operation(call.path)
+        if typ:
+            items.append((call.line, typ, call.api_version, action))
+    for r in ctx.facts.arm_resources:
+        items.append((r.line, r.type, r.api_version, None))
+    for line, typ, v, action in items:
+        known = K.emulator_api_versions(typ)
+        if known is None:
+            if typ.lower() not in reported:
+                reported.add(typ.lower())
+                yield ctx.finding(line, f"the emulator does not model {typ}")
+            continue
+        azure = K.azure_api_versions(typ)
+        if azure and v and v not in azure:
+            continue  # API001 reports it
+        if v and "<" not in v and v not in known and (typ.lower(), v) not in reported:
+            reported.add((typ.lower(), v))
+            yield ctx.finding(line, f"the emulator does not accept api-version {v} for {typ}")
+        acts = K.emulator_actions(typ)
+        if action and acts is not None and action.lower() not in acts and (typ, action) not in reported:
+            reported.add((typ, action))
+            yield ctx.finding(line, f"the emulator has no operation '{action}' on {typ}")
+
+
+def _short(url: str, n: int = 90) -> str:
+    return url if len(url) <= n else url[:n] + "..."
+
+
+_VM_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets")
+
+
+def _check_identity(ctx, line: int, api_version: str | None, identity: Any, what: str):
+    if not isinstance(identity, dict):
+        return
+    v = api_version or ""
+    new_format = bool(_DATE.match(v)) and v[:10] >= "2018-06-01"
+    old_format = bool(_DATE.match(v)) and v[:10] <= "2017-12-01"
+    if "identityIds" in identity and new_format:
+        yield ctx.finding(line, f"{what} at api-version {v} lists user-assigned identities in 'identityIds' "
+                                f"(the 2017-12-01 array format); from 2018-06-01 they go in the "
+                                f"'userAssignedIdentities' dictionary")
+    if "userAssignedIdentities" in identity and old_format:
+        yield ctx.finding(line, f"{what} at api-version {v} uses the 'userAssignedIdentities' dictionary, which "
+                                f"needs api-version 2018-06-01 or later (2017-12-01 uses 'identityIds')")
+    ua = identity.get("userAssignedIdentities")
+    ids = list(ua.keys()) if isinstance(ua, dict) else []
+    ids += [x for x in identity.get("identityIds") or [] if isinstance(x, str)]
+    for k in ids:
+        ks = k.strip()
+        if ks.startswith("[") or re.match(r"^<[^>]*(id|resource)[^>]*>$", ks, re.I) or ks.startswith("$"):
+            continue
+        if not ks.lower().startswith("/subscriptions/"):
+            yield ctx.finding(line, f"user-assigned identity '{_short(ks, 70)}' is not a full resource ID "
+                                    f"(it must start with /subscriptions/)")
+    for k in identity:
+        if k not in ("type", "userAssignedIdentities", "identityIds", "principalId", "tenantId") \
+                and "/subscriptions/" in k.lower() or (k.lower().startswith("subscriptions/")):
+            yield ctx.finding(line, f"'identity' has a key '{_short(k, 60)}' outside 'userAssignedIdentities' "
+                                    f"(misplaced brace?)")
+
+
+@rule("API004", "error", "request body does not fit the operation")
+def _api004(ctx):
+    """VM and scale-set requests: ``identityIds`` (array, api-version 2017-12-01) versus
+    ``userAssignedIdentities`` (dictionary, 2018-06-01 and later), identity IDs that are not
+    full resource IDs, identity keys outside ``userAssignedIdentities``; and request bodies
+    sent as JSON that do not parse."""
+    for call in ctx.facts.http_calls:
+        if call.body is None or call.method not in ("PUT", "PATCH", "POST"):
+            continue
+        body = call.body.strip()
+        if not body or body.startswith("$") or body.startswith("@") or not body.startswith(("{", "[")):
+            continue
+        try:
+            data = json.loads(re.sub(r'(?<=[:\[,])(\s*)(<[A-Za-z][^<>"\n]*>)', r'\1"\2"', body))
+        except json.JSONDecodeError as exc:
+            yield ctx.finding(call.line, f"the {call.method} request body is not valid JSON ({exc.msg} at "
+                                         f"character {exc.pos}): {_short(body, 60)}")
+            continue
+        typ, action = arm_operation(call.path) if call.kind == "arm" else (None, None)
+        if typ and typ.lower() in _VM_TYPES and not action and isinstance(data, dict):
+            yield from _check_identity(ctx, call.line, call.api_version, data.get("identity"),
+                                       f"the {call.method} request")
+    for b, kind in ctx.blocks("json"):
+        text = repair_export_json(b)[0] if b.layout == "export" else b.text
+        try:
+            data = parse_doc_json(re.sub(r'(?<=[:\[,])(\s*)(<[A-Za-z][^<>"\n]*>)', r'\1"\2"', text))
+        except JsonProblem:
+            continue
+        for obj in _walk(data):
+            t = str(obj.get("type", "")).lower()
+            if t in _VM_TYPES and "identity" in obj:
+                yield from _check_identity(ctx, b.line, str(obj.get("apiVersion", "")), obj["identity"],
+                                           f"the template resource {obj.get('type')}")
+
+
+def _walk(x):
+    if isinstance(x, dict):
+        yield x
+        for v in x.values():
+            yield from _walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _walk(v)
+
+
+@rule("API005", "error", "IMDS token request malformed")
+def _api005(ctx):
+    """IMDS token requests need the ``Metadata: true`` header, an ``api-version`` and a
+    ``resource``; IMDS rejects requests that carry ``X-Forwarded-For``."""
+    for call in ctx.facts.imds_calls:
+        if "/metadata/identity/" not in call.path:
+            continue
+        s = imds_summary(call)
+        if not s["metadata_header"] and call.source != "code":
+            yield ctx.finding(call.line, "IMDS request without the 'Metadata: true' header (IMDS answers 400)")
+        if not s["api_version"]:
+            yield ctx.finding(call.line, "IMDS request without api-version")
+        if not s["resource"] and call.source != "code":
+            yield ctx.finding(call.line, "IMDS token request without a resource", "warning")
+        if call.header("X-Forwarded-For") is not None:
+            yield ctx.finding(call.line, "IMDS rejects requests with an X-Forwarded-For header")
+
+
+@rule("API006", "error", "malformed resource ID")
+def _api006(ctx):
+    """Resource IDs and scopes: ``/subscriptions/{id}`` is followed by ``/resourceGroups/...``
+    or ``/providers/...``; a quoted ID must not end in spaces."""
+    for b, kind in ctx.blocks():
+        for ll in ctx.facts.logical.get(b.line, []):
+            text = ll.text
+            for m in re.finditer(r"/subscriptions/(<[^>]*>|[^/\s'\"<>]+)/(?!resourcegroups/|resourceGroups/|providers/)"
+                                 r"(<[^>]*>|[^/\s'\"<>]+)/providers/", text, re.I):
+                yield ctx.finding(ll.line, f"resource ID '/subscriptions/{m.group(1)}/{m.group(2)}/providers/...' "
+                                           f"lacks the 'resourceGroups' segment")
+            for m in re.finditer(r"([\"'])(/subscriptions/[^\"'\n]*?)(\s+)\1", text):
+                yield ctx.finding(ll.line, f"resource ID '{_short(m.group(2), 60)}' ends with whitespace inside the "
+                                           f"quotes", "warning")
+
+
+# ============================================================== DEP
+
+@rule("DEP001", "warning", "retired or deprecated endpoint, module or service")
+def _dep001(ctx):
+    """References to retired or deprecated things (Azure AD Graph, Data Lake Storage Gen1,
+    the VM extension token endpoint localhost:50342, AzureRM/AzureAD PowerShell, ...), each
+    with its modern equivalent. Reported once per page; as info when the page itself says
+    the thing is deprecated next to the reference."""
+    lines: list[tuple[int, str]] = [(t.line, t.text) for t in ctx.page.prose]
+    for b in ctx.page.code_blocks:
+        lines += [(b.line_of(i), l) for i, l in enumerate(b.lines)]
+    lines.sort()
+    allt = {ln: t for ln, t in lines}
+    for dep_id, rx, what, modern in K.DEPRECATIONS:
+        hits = [ln for ln, t in lines if rx.search(t)]
+        if not hits:
+            continue
+        first = hits[0]
+        window = " ".join(allt.get(n, "") for n in range(first - 15, first + 16))
+        noted = re.search(r"deprecat|retire|no longer|will be removed|end of (life|support)", window, re.I)
+        more = f" (also on {len(hits) - 1} more line(s): {', '.join(map(str, hits[1:6]))}{', ...' if len(hits) > 6 else ''})" \
+            if len(hits) > 1 else ""
+        yield ctx.finding(first, f"{what}; {modern}{more}", "info" if noted else None)
+
+
+# ============================================================== DRIFT
+
+@rule("DRIFT001", "warning", "page differs from what the scenario reproduces")
+def _drift001(ctx):
+    """For pages in the tutorial registry: a fact the scenario reproduces (IMDS api-version,
+    resource, selector, the ARM api-version and path, the role ...) that the page states
+    differently, or no longer states. Run with ``--run`` to see whether the page's version
+    still works."""
+    from .gate import tutorial_facts  # avoid a cycle
+    for t in ctx.tutorials:
+        got = tutorial_facts(t, ctx.facts)
+        for key, expected in t.facts.items():
+            if key not in got:
+                continue
+            value, line = got[key]
+            if value is _MISSING:
+                yield ctx.finding(ctx.page.line, f"{t.key}: the page no longer states {key} (the scenario uses "
+                                                 f"{_fmt(expected)})")
+            elif not _same(key, value, expected):
+                yield ctx.finding(line, f"{t.key}: the page gives {key} = {_fmt(value)}, the scenario reproduces "
+                                        f"{_fmt(expected)}")
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def _fmt(v):
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _same(key, a, b) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b if key.endswith(("resource", "url")) else a.lower() == b.lower()
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k.lower(): str(v).lower() for k, v in a.items()} == {k.lower(): str(v).lower() for k, v in b.items()}
+    return a == b
