@@ -59,6 +59,8 @@ def _serve_detached(args: argparse.Namespace) -> int:
         cmd.append("--no-rbac")
     if args.no_token_checks:
         cmd.append("--no-token-checks")
+    if args.permissive_storage:
+        cmd.append("--permissive-storage")
     if args.no_imds_checks:
         cmd.append("--no-imds-checks")
     log = open(state_dir / "emulator.log", "ab")
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept any well-formed token (only to prove denials can fail)")
     s.add_argument("--no-imds-checks", action="store_true",
                    help="answer every IMDS request with a token (only to prove denials can fail)")
+    s.add_argument("--permissive-storage", action="store_true",
+                   help="the Blob gateway authorizes every request (only to prove denials can fail)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop an emulator started with --detach")
@@ -139,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    if hasattr(signal, "SIGPIPE"):  # `milab docs map | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
