@@ -145,8 +145,8 @@ class ArmService:
                 return self.list_type(call, None, ref.scope, self._all_resources(call, ref.scope))
             raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
         rt = resource_type(ref.type)
-        self._check_api_version(call, rt, ref.type)
         if ref.tail is not None:
+            self._check_api_version(call, rt)
             if call.method == "GET":
                 child_type = f"{ref.type}/{ref.tail}" if ref.tail else ref.type
                 return self._list_children(call, child_type)
@@ -156,31 +156,38 @@ class ArmService:
                                                      f"on '{ref.path}'.")
         return self.resource(call, rt, ref.id)
 
-    def _check_api_version(self, call: Call, rt: ResourceType, type_name: str) -> None:
-        if rt.api_versions is not None and call.api_version not in rt.api_versions:
-            loc = "westus"
-            raise ArmError(400, "NoRegisteredProviderFound",
-                           f"No registered resource provider found for location '{loc}' and API version "
-                           f"'{call.api_version}' for type '{type_name.split('/', 1)[1]}'. The supported "
-                           f"api-versions are '{', '.join(rt.api_versions)}'.")
+    def _check_api_version(self, call: Call, rt: ResourceType) -> None:
+        if rt.api_versions is None or call.api_version in rt.api_versions:
+            return
+        if rt.type.startswith("Microsoft.Resources/"):
+            raise ArmError(400, "InvalidApiVersionParameter",
+                           f"The api-version '{call.api_version}' is invalid. The supported versions are "
+                           f"'{','.join(rt.api_versions)}'.")
+        namespace, _, type_name = rt.type.partition("/")
+        raise ArmError(400, "NoRegisteredProviderFound",
+                       f"No registered resource provider found for location 'westus' and API version "
+                       f"'{call.api_version}' for type '{type_name}'. The supported api-versions are "
+                       f"'{', '.join(rt.api_versions)}'.")
 
     # -- subscriptions and groups -----------------------------------------------------------
-    def list_subscriptions(self, call: Call) -> dict:
+    def _sees_subscription(self, call: Call) -> bool:
+        """A caller sees the subscription when any of its role assignments lies in or above it."""
+        if not self.emu.config.enforce_rbac:
+            return True
         sub_scope = f"/subscriptions/{call.state.subscription_id}"
-        visible = any(authz.scope_contains(sub_scope, a.scope) or authz.scope_contains(a.scope, sub_scope)
-                      for a in call.assignments() if a.principal_id == call.caller_oid) \
-            or not self.emu.config.enforce_rbac
+        return any(authz.scope_contains(sub_scope, a.scope) or authz.scope_contains(a.scope, sub_scope)
+                   for a in call.assignments() if a.principal_id == call.caller_oid)
+
+    def list_subscriptions(self, call: Call) -> dict:
+        visible = self._sees_subscription(call)
         doc = TYPES["microsoft.resources/subscriptions"].document(call)
         return {"value": [doc] if visible else [], "count": {"type": "Total", "value": 1 if visible else 0}}
 
     def subscription(self, call: Call) -> tuple[int, Any]:
         if call.method != "GET":
             raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported here.")
-        sub_scope = call.ref.scope
-        if not any(authz.scope_contains(a.scope, sub_scope) or authz.scope_contains(sub_scope, a.scope)
-                   for a in call.assignments() if a.principal_id == call.caller_oid) \
-                and self.emu.config.enforce_rbac:
-            call.authorize("Microsoft.Resources/subscriptions/read", sub_scope)
+        if not self._sees_subscription(call):
+            call.authorize("Microsoft.Resources/subscriptions/read", call.ref.scope)
         return 200, TYPES["microsoft.resources/subscriptions"].document(call)
 
     def _resource_groups(self, call: Call) -> list[dict]:
@@ -201,13 +208,12 @@ class ArmService:
     def list_type(self, call: Call, type_name: str | None, scope: str, items: list[dict]) -> tuple[int, dict]:
         if call.method != "GET":
             raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported here.")
-        out = []
-        for r in items:
-            t = type_name or r["type"]
-            if call.can(f"{t}/read", r["id"]):
-                out.append(resource_type(r["type"]).render(call, r))
-        if not out and not call.can(f"{type_name or 'Microsoft.Resources/subscriptions/resources'}/read", scope):
-            call.authorize(f"{type_name or 'Microsoft.Resources/subscriptions/resourceGroups/resources'}/read", scope)
+        # ARM lists what the caller may read; a caller who may read nothing there is refused
+        out = [resource_type(r["type"]).render(call, r) for r in items
+               if call.can(f"{type_name or r['type']}/read", r["id"])]
+        if not out:
+            call.authorize(f"{type_name or 'Microsoft.Resources/subscriptions/resourceGroups/resources'}/read",
+                           scope)
         return 200, {"value": out}
 
     def _list_children(self, call: Call, child_type: str) -> tuple[int, dict]:
@@ -242,16 +248,11 @@ class ArmService:
     def resource(self, call: Call, rt: ResourceType, rid: str) -> tuple[int, Any]:
         method = call.method
         type_name = rt.type
-        if rt.api_versions is not None and call.api_version not in rt.api_versions:
-            raise ArmError(400, "InvalidApiVersionParameter" if rt.type.startswith("Microsoft.Resources")
-                           else "NoRegisteredProviderFound",
-                           f"The api-version '{call.api_version}' is invalid for '{type_name}'. The supported "
-                           f"versions are '{','.join(rt.api_versions)}'.")
+        self._check_api_version(call, rt)
         if method == "HEAD":
             call.authorize(f"{type_name}/read", rid)
             return (204 if call.state.get(rid) else 404), None
-        action = required_action(method if method != "PATCH" else "PATCH", type_name)
-        call.authorize(action, rid)
+        call.authorize(required_action(method, type_name), rid)
         existing = call.state.get(rid)
         if method == "GET":
             if existing is None:
@@ -280,7 +281,7 @@ class ArmService:
             rt.validate(call, body, existing)
             res = rt.replace(call, existing, body) if existing else rt.create(call, rid, body)
             call.state.put(res)
-            return (200 if existing else 201), rt.render(call, res)
+            return (200 if existing else getattr(rt, "created_status", 201)), rt.render(call, res)
         raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{method}' is not supported on '{rid}'.")
 
     def _delete(self, call: Call, existing: dict) -> None:
