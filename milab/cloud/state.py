@@ -74,6 +74,7 @@ class State:
                "vm_secrets": self.vm_secrets}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(raw))
+        tmp.chmod(0o600)  # it holds the operator's client secret
         tmp.replace(self.path)
 
     # -- principals ---------------------------------------------------------------

@@ -19,9 +19,11 @@ ENV_VAR = "MILAB_EMULATOR_ENV"  # path of the env.json of an emulator to reuse
 class EmbeddedEmulator:
     """A ``milab serve`` child process and the environment clients need to reach it."""
 
-    def __init__(self, extra_args: list[str] | None = None):
-        self.dir = Path(tempfile.mkdtemp(prefix="milab-run-"))
+    def __init__(self, extra_args: list[str] | None = None, state_dir: Path | None = None):
+        self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="milab-run-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.env_file = self.dir / "env.json"
+        self.env_file.unlink(missing_ok=True)
         self.log = self.dir / "emulator.log"
         cmd = [sys.executable, "-m", "milab", "serve", "--env-file", str(self.env_file),
                "--state-dir", str(self.dir), *(extra_args or [])]
