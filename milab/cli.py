@@ -24,9 +24,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_detached(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from .redact import RedactingFilter
+    for handler in logging.getLogger().handlers:  # the emulator's log never holds a token, key or SAS
+        handler.addFilter(RedactingFilter())
     config = Config(host=args.host, port=args.port, state_dir=Path(args.state_dir) if args.state_dir else None,
                     enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
-                    imds_checks=not args.no_imds_checks)
+                    imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage)
 
     def ready(emu):
         if args.print_env:
