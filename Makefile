@@ -12,7 +12,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps scenarios test bench clean
 
-deps: $(STAMP) $(SYSTEM_STAMP)
+NPM_STAMP := infra/node_modules/.milab-installed
+
+deps: $(STAMP) $(SYSTEM_STAMP) $(NPM_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,11 @@ $(SYSTEM_STAMP): Makefile
 	fi
 	@mkdir -p $(VENV) && touch $@
 
+# Azurite (the blob engine behind the storage gateway), pinned by infra/package-lock.json.
+$(NPM_STAMP): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund --loglevel=error
+	touch $@
+
 scenarios: deps
 	$(PY) -m pytest scenarios -n $(WORKERS) -p no:cacheprovider
 
@@ -36,6 +43,7 @@ test: deps
 
 bench: deps
 	$(PY) bench/emulator.py
+	$(PY) bench/blob.py
 
 clean:
 	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json

@@ -4,4 +4,5 @@ pytest_plugins = [
     "milab.reporting.plugin",
     "fixtures.target",
     "fixtures.resources",
+    "fixtures.storage",
 ]

@@ -8,10 +8,17 @@ step runs through Run Command on Azure and in a VM context on the emulator.
 Windows scripts also declare their step as JSON in a comment. On a machine without
 PowerShell (this project's CI), the emulator's Windows guest runs that declared step
 with Python (``python -m milab.guest --run-declared-steps``), sending the same request.
+
+A :class:`PythonStep` runs a small Python program in the guest (an SDK step, e.g.
+azure-storage-blob with the VM's identity): ``python3`` in bash, ``python`` in PowerShell,
+the code passed base64-encoded so no shell quoting can alter it. Its exit code is the
+step's status line. Windows scripts declare it as ``# milab-python: {...}`` for the
+stand-in, which runs it with its own interpreter.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shlex
 import sys
@@ -20,6 +27,7 @@ from typing import Any
 
 STATUS_MARK = "milab-status:"
 STEP_MARK = "# milab-step: "
+PYTHON_MARK = "# milab-python: "
 
 
 @dataclass
@@ -111,6 +119,46 @@ def render(step: HttpStep, os_name: str) -> str:
     return render_powershell(step) if os_name.lower() == "windows" else render_bash(step)
 
 
+@dataclass
+class PythonStep:
+    code: str
+    packages: tuple[str, ...] = ("azure-storage-blob", "azure-identity")  # installed when missing
+
+    def to_json(self) -> str:
+        return json.dumps({"code": self.code, "packages": list(self.packages)})
+
+    def payload(self) -> str:
+        return base64.b64encode(self.code.encode()).decode()
+
+
+def render_python(step: PythonStep, os_name: str, prefer: str | None = None) -> str:
+    """The guest script of a Python step. ``prefer`` is an interpreter to use when the guest has
+    it (the emulated guests share the harness's machine and its virtual environment)."""
+    launcher = f"import base64;exec(base64.b64decode('{step.payload()}').decode())"
+    imports = "; ".join(f"import {m}" for m in _modules(step.packages)) or "pass"
+    if os_name.lower() == "windows":
+        lines = [PYTHON_MARK + step.to_json(), "$py = 'python'"]
+        if prefer:
+            lines.append(f"if (Test-Path {_ps_quote(prefer)}) {{ $py = {_ps_quote(prefer)} }}")
+        lines += [f"& $py -c {_ps_quote(imports)} 2>$null",
+                  f"if ($LASTEXITCODE -ne 0) {{ & $py -m pip install -q {' '.join(step.packages)} | Out-Null }}",
+                  f"& $py -c {_ps_quote(launcher)}",
+                  f"Write-Output \"{STATUS_MARK}$LASTEXITCODE\"", ""]
+        return "\n".join(lines)
+    lines = ["PY=python3"]
+    if prefer:
+        lines.append(f"[ -x {shlex.quote(prefer)} ] && PY={shlex.quote(prefer)}")
+    lines += [f"\"$PY\" -c {shlex.quote(imports)} 2>/dev/null || "
+              f"\"$PY\" -m pip install -q --user {' '.join(step.packages)} >&2",
+              f"\"$PY\" -c {shlex.quote(launcher)}",
+              f"echo \"\n{STATUS_MARK}$?\"", ""]
+    return "\n".join(lines)
+
+
+def _modules(packages) -> list[str]:
+    return [p.replace("-", ".") for p in packages]
+
+
 def parse_output(stdout: str, step: HttpStep | None = None, stderr: str = "") -> HttpResult:
     text = stdout.rstrip("\n")
     idx = text.rfind(STATUS_MARK)
@@ -132,12 +180,24 @@ def _run_declared_steps(script: str) -> int:
     """The Windows stand-in: send each declared step with Python, print like the PowerShell would."""
     import requests  # the guest's environment carries the proxy and CA bundle
 
-    steps = [json.loads(line[len(STEP_MARK):]) for line in script.splitlines() if line.startswith(STEP_MARK)]
+    steps = []
+    for line in script.splitlines():
+        if line.startswith(STEP_MARK):
+            steps.append(json.loads(line[len(STEP_MARK):]))
+        elif line.startswith(PYTHON_MARK):
+            steps.append({"python": json.loads(line[len(PYTHON_MARK):])})
     if not steps:
         print("milab guest: this Windows script declares no step and PowerShell is not installed here; "
               "only declared HTTP steps can run on an emulated Windows guest.", file=sys.stderr)
         return 2
     for s in steps:
+        if "python" in s:
+            import subprocess
+            done = subprocess.run([sys.executable, "-c", s["python"]["code"]], capture_output=True, text=True)
+            sys.stderr.write(done.stderr)
+            print(done.stdout.rstrip("\n"))
+            print(f"{STATUS_MARK}{done.returncode}")
+            continue
         try:
             r = requests.request(s["method"], s["url"], headers=s.get("headers") or {},
                                  data=s.get("body").encode() if s.get("body") is not None else None, timeout=60)

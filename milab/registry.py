@@ -120,6 +120,77 @@ TUTORIALS: list[Tutorial] = [_arm_read(v) for v in _ARM_READ_PAGES] + [
 ]
 
 
+# -- Storage: RBAC, access key, SAS (Windows and Linux pages of the 2019 set) -------------------
+STORAGE = "https://storage.azure.com/"
+_STORAGE_PAGES = {
+    ("storage_rbac", "windows"): Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure Storage",
+                                      "tutorial-vm-windows-access-storage.md", SEED_2019),
+    ("storage_rbac", "linux"): Page("Tutorial: Use a Linux VM system-assigned managed identity to access Azure Storage",
+                                    "tutorial-linux-vm-access-storage.md", SEED_2019),
+    ("storage_key", "windows"): Page(
+        "Tutorial: Use a Windows VM system-assigned managed identity to access Azure Storage via access key",
+        "tutorial-windows-vm-access-storage.md", SEED_2019),
+    ("storage_key", "linux"): Page(
+        "Tutorial: Use a Linux VM system-assigned managed identity to access Azure Storage via access key",
+        "tutorial-linux-vm-access-storage-access-key.md", SEED_2019),
+    ("storage_sas", "windows"): Page(
+        "Tutorial: Use a Windows VM system-assigned managed identity to access Azure Storage via a SAS credential",
+        "tutorial-windows-vm-access-storage-sas.md", SEED_2019),
+    ("storage_sas", "linux"): Page(
+        "Tutorial: Use a Linux VM system-assigned identity to access Azure Storage via a SAS credential",
+        "tutorial-linux-vm-access-storage-sas.md", SEED_2019),
+}
+_STORAGE_SECTIONS = {
+    "storage_rbac": ("Create a storage account", "Create a blob container and upload a file to the storage account",
+                     "Grant your VM access to an Azure Storage container",
+                     "Get an access token and use it to call Azure Storage"),
+    "storage_key": ("Create a storage account", "Create a blob container in the storage account",
+                    "Grant your VM's system-assigned managed identity access to use storage account access keys",
+                    "Get an access token using the VM's identity and use it to call Azure Resource Manager",
+                    "Get storage account access keys from Azure Resource Manager to make storage calls"),
+    "storage_sas": ("Create a storage account", "Create a blob container in the storage account",
+                    "Grant your VM's system-assigned managed identity access to use a storage SAS",
+                    "Get an access token using the VM's identity and use it to call Azure Resource Manager",
+                    "Get a SAS credential from Azure Resource Manager to make storage calls"),
+}
+
+
+def _storage(family: str, os_name: str) -> Tutorial:
+    facts: dict[str, Any] = {"os": os_name, "identity": "system", "imds_url": IMDS_TOKEN_URL,
+                             "imds_api_version": "2018-02-01", "imds_headers": {"Metadata": "true"}}
+    if family == "storage_rbac":
+        facts.update({
+            "imds_resource": STORAGE, "role": "Storage Blob Data Reader", "role_scope": "container",
+            "blob_name": "hello_world.txt", "blob_content": "Hello world! :)",
+            # the Linux page's curl sends x-ms-version 2017-11-09; the Windows page's .NET client sends its own
+            "storage_headers": {"x-ms-version": "2017-11-09"},
+        })
+    else:
+        facts.update({"imds_resource": ARM, "role_scope": "account", "blob_name": "testblob" if os_name == "windows"
+                      else "test.txt",
+                      "blob_content": "This is a test text file." if os_name == "windows" else "This is a test file.",
+                      "storage_headers": {"x-ms-version": "2017-11-09"}})
+    if family == "storage_key":
+        facts.update({"role": "Storage Account Key Operator Service Role", "arm_api_version": "2016-12-01",
+                      "arm_path": "/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
+                                  "Microsoft.Storage/storageAccounts/{account}/listKeys",
+                      "request_body": "", "response_keys": ["keyName", "permissions", "value"],
+                      "key_names": ["key1", "key2"], "key_permissions": "Full"})
+    if family == "storage_sas":
+        facts.update({"role": "Storage Account Contributor", "arm_api_version": "2017-06-01",
+                      "arm_path": "/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
+                                  "Microsoft.Storage/storageAccounts/{account}/listServiceSas/",
+                      "request_body": {"canonicalizedResource": "/blob/{account}/{container}", "signedResource": "c",
+                                       "signedPermission": "rcw", "signedProtocol": "https",
+                                       "signedExpiry": "{expiry}"},
+                      "response_key": "serviceSasToken", "sas_version": "2015-04-05"})
+    return Tutorial(family, os_name, _STORAGE_PAGES[(family, os_name)], _STORAGE_SECTIONS[family],
+                    f"scenarios/test_{family}.py::test_{family}[{os_name}]", facts)
+
+
+TUTORIALS += [_storage(f, o) for f in ("storage_rbac", "storage_key", "storage_sas") for o in ("windows", "linux")]
+
+
 def find(family: str, variant: str | None = None) -> Tutorial:
     for t in TUTORIALS:
         if t.family == family and (variant is None or t.variant == variant):

@@ -52,6 +52,7 @@ class Config:
     state_dir: Path | None = None
     enforce_rbac: bool = True
     validate_tokens: bool = True
+    permissive_storage: bool = False  # the Blob gateway authorizes everything (only to prove denials can fail)
     imds_checks: bool = True
 
 
@@ -78,6 +79,8 @@ class Emulator:
         # Data planes served per account host, keyed by host suffix (".blob.core.windows.net").
         # A data-plane service registers itself here from its constructor.
         self.data_planes: dict[str, "DataPlane"] = {}
+        from .storage import BlobGateway
+        self.blob = BlobGateway(self)  # registers itself for ".blob.core.windows.net"
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None

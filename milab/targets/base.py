@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import secrets
 import string
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from functools import cached_property
 from typing import Any, Callable
 
 from .. import redact
-from ..guest import HttpResult, HttpStep, parse_output, render
+from ..guest import HttpResult, HttpStep, PythonStep, parse_output, render, render_python
 
 log = logging.getLogger("milab.target")
 
@@ -68,6 +69,13 @@ class Vm:
         step = HttpStep(method, url, dict(headers or {}), body)
         code, out, err = self.target.run_in_vm(self, render(step, self.os))
         return parse_output(out, step, err)
+
+    def python(self, code: str, packages: tuple[str, ...] = ("azure-storage-blob", "azure-identity")) -> HttpResult:
+        """Run a small Python program inside the VM (an SDK step). The result's ``status`` is the
+        program's exit code and ``body`` its standard output."""
+        step = PythonStep(code, tuple(packages))
+        code_, out, err = self.target.run_in_vm(self, render_python(step, self.os, prefer=sys.executable))
+        return parse_output(out, HttpStep("PYTHON", "python -c", {}, None), err)
 
     def imds_token(self, resource: str, api_version: str = "2018-02-01", headers: dict | None = None,
                    url: str = "http://169.254.169.254/metadata/identity/oauth2/token", **params: str) -> HttpResult:

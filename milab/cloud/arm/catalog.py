@@ -13,6 +13,7 @@ from .base import ResourceType
 from .compute import VirtualMachine, VirtualMachineScaleSet
 from .msi import UserAssignedIdentity
 from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
+from .storage import TYPES as STORAGE_TYPES
 
 NETWORK_API_VERSIONS = None  # any well-formed version: stored generically
 
@@ -24,7 +25,8 @@ def register(rt: ResourceType) -> ResourceType:
     return rt
 
 
-for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity()):
+for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
+            *STORAGE_TYPES):
     register(_rt)
 
 

@@ -1,0 +1,190 @@
+"""Blob benchmark: small-blob GET throughput through the authorizing gateway with a bearer
+token, versus the same GETs straight to the account's Azurite with Shared Key, in one run.
+
+The emulator runs in this process (a thread with its own event loop) so the account's Azurite
+port can be read; the load comes from a separate client process (aiohttp, N requests with C
+in flight) so client and server do not share an interpreter. Prints both rates and their
+ratio; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from milab.cloud.storage.signing import shared_key_authorization  # noqa: E402
+
+API = "2023-01-01"
+
+
+# -- the load client (a separate process) ------------------------------------------------------
+async def _load(spec: dict) -> dict:
+    import aiohttp
+    ctx = ssl.create_default_context(cafile=spec["ca"])
+    conn = aiohttp.TCPConnector(ssl=ctx, limit=spec["concurrency"])
+    lat: list[float] = []
+    errors = 0
+    async with aiohttp.ClientSession(connector=conn, trust_env=False) as s:
+        async def one():
+            nonlocal errors
+            headers = {"x-ms-version": "2021-08-06"}
+            if spec["mode"] == "gateway":
+                headers["Authorization"] = f"Bearer {spec['token']}"
+                url, kw = spec["url"], {"proxy": spec["proxy"]}
+            else:
+                headers["Host"] = spec["host"]
+                headers["x-ms-date"] = email.utils.formatdate(usegmt=True)
+                headers["Authorization"] = shared_key_authorization("GET", spec["path"], headers, spec["account"],
+                                                                    spec["key"])
+                url, kw = spec["direct"], {}
+            t = time.perf_counter()
+            async with s.get(url, headers=headers, **kw) as r:
+                await r.read()
+                if r.status != 200:
+                    errors += 1
+            lat.append(time.perf_counter() - t)
+
+        async def worker(n):
+            for _ in range(n):
+                await one()
+        await asyncio.gather(*(worker(20) for _ in range(spec["concurrency"])))  # warm-up
+        lat.clear()
+        per = spec["requests"] // spec["concurrency"]
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(per) for _ in range(spec["concurrency"])))
+        wall = time.perf_counter() - t0
+    lat.sort()
+    return {"rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2] * 1000, "p99_ms": lat[int(len(lat) * .99)] * 1000,
+            "errors": errors}
+
+
+def client_main(spec_json: str) -> int:
+    print(json.dumps(asyncio.run(_load(json.loads(spec_json)))))
+    return 0
+
+
+# -- the emulator and the set-up -----------------------------------------------------------------
+def start_emulator():
+    from milab.cloud.arm.bootstrap import bootstrap
+    from milab.cloud.server import Config, Emulator
+    box: dict = {}
+    ready = threading.Event()
+
+    def run():
+        async def go():
+            emu = Emulator(Config(state_dir=Path(tempfile.mkdtemp(prefix="milab-bench-blob-"))))
+            await emu.start()
+            bootstrap(emu)
+            box["emu"], box["loop"] = emu, asyncio.get_running_loop()
+            box["stop"] = asyncio.Event()
+            ready.set()
+            await box["stop"].wait()
+            await emu.stop()
+        asyncio.run(go())
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    ready.wait(60)
+    return box, t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", "--requests", type=int, default=2000)
+    ap.add_argument("-c", "--concurrency", type=int, default=16)
+    ap.add_argument("--size", type=int, default=1024, help="blob size in bytes")
+    ap.add_argument("--client", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.client:
+        return client_main(a.client)
+
+    import logging
+    import requests
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # tunnels cut at shutdown are not news
+    box, thread = start_emulator()
+    emu = box["emu"]
+    env = emu.operator_env()
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"http": env["HTTPS_PROXY"], "https": env["HTTPS_PROXY"]}
+    s.verify = env["REQUESTS_CA_BUNDLE"]
+    try:
+        tok = s.post(f"https://login.microsoftonline.com/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
+                     data={"grant_type": "client_credentials", "client_id": env["AZURE_CLIENT_ID"],
+                           "client_secret": env["AZURE_CLIENT_SECRET"],
+                           "scope": "https://management.azure.com/.default"}).json()["access_token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        sub = env["AZURE_SUBSCRIPTION_ID"]
+        rg = f"/subscriptions/{sub}/resourceGroups/bench"
+        mgmt = "https://management.azure.com"
+        s.put(f"{mgmt}{rg}?api-version=2021-04-01", json={"location": "westus"}, headers=h).raise_for_status()
+        name = f"bench{uuid.uuid4().hex[:10]}"
+        acct = f"{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
+        s.put(f"{mgmt}{acct}?api-version={API}", json={"location": "westus", "sku": {"name": "Standard_LRS"}},
+              headers=h).raise_for_status()
+        s.put(f"{mgmt}{acct}/blobServices/default/containers/bench?api-version={API}", json={},
+              headers=h).raise_for_status()
+        key = s.post(f"{mgmt}{acct}/listKeys?api-version={API}", headers=h).json()["keys"][0]["value"]
+        ident = s.put(f"{mgmt}{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bench?"
+                      f"api-version=2023-01-31", json={"location": "westus"}, headers=h).json()
+        oid = ident["properties"]["principalId"]
+        s.put(f"{mgmt}{acct}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}?api-version=2022-04-01",
+              json={"properties": {"principalId": oid, "roleDefinitionId":
+                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+                    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"}}, headers=h).raise_for_status()
+        ctl = requests.Session()
+        ctl.trust_env = False
+        storage_token = ctl.post(f"{emu.proxy_url}/_milab/tokens", headers={"X-Milab-Control": emu.control_key},
+                                 json={"object_id": oid, "audience": "https://storage.azure.com/"}).json()["access_token"]
+        path = "/bench/small.bin"
+        host = f"{name}.blob.core.windows.net"
+        body = os.urandom(a.size)
+        put_h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2021-08-06",
+                 "x-ms-blob-type": "BlockBlob"}
+        put_h["Authorization"] = shared_key_authorization("PUT", path, {**put_h, "Content-Length": str(len(body))},
+                                                          name, key)
+        r = s.put(f"https://{host}{path}", data=body, headers=put_h)
+        assert r.status_code == 201, r.text
+        port = emu.blob.azurite.listening_port
+        base = {"requests": a.requests, "concurrency": a.concurrency, "ca": str(emu.pki.ca_cert), "account": name,
+                "key": key, "path": path, "host": host}
+        specs = {
+            "gateway (bearer token, RBAC, re-signed)": {**base, "mode": "gateway", "url": f"https://{host}{path}",
+                                                        "proxy": emu.proxy_url, "token": storage_token},
+            "Azurite direct (Shared Key)": {**base, "mode": "direct", "direct": f"https://127.0.0.1:{port}{path}"},
+        }
+        results = {}
+        for label, spec in specs.items():
+            out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
+                                 text=True, timeout=600)
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                return 1
+            results[label] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"small-blob GET ({a.size} B), {a.requests} requests, {a.concurrency} in flight; "
+              f"Azurite start-up: {', '.join(f'{t:.2f} s' for t in emu.blob.azurite.start_times)}")
+        for label, r in results.items():
+            print(f"  {label:42s} {r['rate']:8.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms"
+                  f"   errors {r['errors']}")
+        g, d = (results[k]["rate"] for k in specs)
+        print(f"  ratio gateway/direct: {g / d:.2f}")
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Microsoft.Storage: storage accounts (keys, service and account SAS) and blob containers.
+
+Every account is backed by its own Azurite process (``milab/cloud/storage``); ARM hands out
+the keys that process checks. Operations are authorized by the front door with their real
+actions: ``listKeys`` -> ``Microsoft.Storage/storageAccounts/listkeys/action`` (Storage
+Account Key Operator Service Role has it, Reader does not), ``regenerateKey``,
+``listServiceSas``, ``listAccountSas``, and ``.../blobServices/containers/write`` for
+containers. Account creation completes synchronously (201 with ``provisioningState``
+Succeeded), which azure-mgmt-storage's ``begin_create`` poller accepts at once.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import re
+import uuid
+from typing import Any
+
+from ..storage.signing import SasError, account_sas, sas_version_for, service_sas
+from .base import INTERNAL, Call, ResourceType, now_iso
+from .errors import ArmError
+
+ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+CONTAINER_TYPE = "Microsoft.Storage/storageAccounts/blobServices/containers"
+BLOB_SERVICE_TYPE = "Microsoft.Storage/storageAccounts/blobServices"
+
+STORAGE_API_VERSIONS = (
+    "2015-05-01-preview", "2015-06-15", "2016-01-01", "2016-05-01", "2016-12-01", "2017-06-01", "2017-10-01",
+    "2018-02-01", "2018-03-01-preview", "2018-07-01", "2018-11-01", "2019-04-01", "2019-06-01",
+    "2020-08-01-preview", "2021-01-01", "2021-02-01", "2021-04-01", "2021-06-01", "2021-08-01", "2021-09-01",
+    "2022-05-01", "2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01",
+    "2025-06-01", "2026-09-01",
+)
+CONTAINER_API_VERSIONS = tuple(v for v in STORAGE_API_VERSIONS if v >= "2018-02-01")
+
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+_CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(64)).decode()
+
+
+def _gateway(call: Call):
+    return call.emu.data_planes.get(".blob.core.windows.net")
+
+
+def _account_name(res: dict) -> str:
+    return res["name"]
+
+
+def _key_permissions(call: Call) -> str:
+    return "Full" if call.api_version < "2018-01-01" else "FULL"
+
+
+def _keys_doc(call: Call, res: dict) -> dict:
+    keys = res[INTERNAL]["keys"]
+    created = res[INTERNAL].get("keys_created", {})
+    out = []
+    for name in ("key1", "key2"):
+        k = {"keyName": name, "value": keys[name], "permissions": _key_permissions(call)}
+        if call.api_version >= "2021-01-01":
+            k["creationTime"] = created.get(name, res[INTERNAL].get("created"))
+        out.append(k)
+    return {"keys": out}
+
+
+def list_keys(call: Call, res: dict) -> tuple[int, Any]:
+    return 200, _keys_doc(call, res)
+
+
+def regenerate_key(call: Call, res: dict) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    name = str(body.get("keyName") or "")
+    if name.lower() not in ("key1", "key2"):
+        raise ArmError(400, "InvalidValuesForRequestParameters",
+                       f"Values for request parameters are invalid: keyName '{name}'. Valid values are key1, key2.")
+    name = name.lower()
+    res[INTERNAL]["keys"][name] = new_key()
+    res[INTERNAL].setdefault("keys_created", {})[name] = now_iso()
+    call.state.put(res)
+    gw = _gateway(call)
+    if gw is not None:
+        keys = res[INTERNAL]["keys"]
+        gw.azurite.rekey(res["name"], keys["key1"], keys["key2"])
+    return 200, _keys_doc(call, res)
+
+
+def _sas_key(res: dict, body: dict) -> str:
+    key_to_sign = str(body.get("keyToSign") or "key1").lower()
+    if key_to_sign not in ("key1", "key2"):
+        raise ArmError(400, "InvalidValuesForRequestParameters", f"keyToSign '{key_to_sign}' is not key1 or key2.")
+    return res[INTERNAL]["keys"][key_to_sign]
+
+
+def list_service_sas(call: Call, res: dict) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else None
+    if body is None:
+        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: a ServiceSasParameters "
+                                                     "JSON object is required.")
+    params = {k: str(v) for k, v in body.items() if v is not None}
+    try:
+        token = service_sas(res["name"], _sas_key(res, body), params, sas_version_for(call.api_version))
+    except SasError as e:
+        raise ArmError(400, "InvalidValuesForRequestParameters", str(e)) from None
+    return 200, {"serviceSasToken": token}
+
+
+def list_account_sas(call: Call, res: dict) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else None
+    if body is None:
+        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: an AccountSasParameters "
+                                                     "JSON object is required.")
+    params = {k: str(v) for k, v in body.items() if v is not None}
+    try:
+        token = account_sas(res["name"], _sas_key(res, body), params, sas_version_for(call.api_version))
+    except SasError as e:
+        raise ArmError(400, "InvalidValuesForRequestParameters", str(e)) from None
+    return 200, {"accountSasToken": token}
+
+
+class StorageAccount(ResourceType):
+    type = ACCOUNT_TYPE
+    api_versions = STORAGE_API_VERSIONS
+    created_status = 200  # Storage answers a finished create with 200; azure-mgmt-storage refuses 201
+    actions = {"listKeys": list_keys, "regenerateKey": regenerate_key, "listServiceSas": list_service_sas,
+               "listAccountSas": list_account_sas}
+
+    def validate(self, call: Call, body: dict, existing: dict | None) -> None:
+        name = call.ref.name or ""
+        if existing is None and not _ACCOUNT_NAME.match(name):
+            raise ArmError(400, "AccountNameInvalid",
+                           f"{name} is not a valid storage account name. Storage account name must be between 3 and "
+                           f"24 characters in length and use numbers and lower-case letters only.")
+        super().validate(call, body, existing)
+        if existing is None:
+            for r in call.state.resources.values():
+                if r.get("type", "").lower() == ACCOUNT_TYPE.lower() and r.get("name") == name:
+                    raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is "
+                                                                      f"already taken.")
+            if not isinstance(body.get("sku"), dict) or not body["sku"].get("name"):
+                raise ArmError(400, "MissingRequiredProperty" if "sku" not in body else "InvalidRequestContent",
+                               "The 'sku' property with a 'name' (e.g. Standard_LRS) is required.")
+
+    def create(self, call: Call, rid: str, body: dict) -> dict:
+        res = super().create(call, rid, body)
+        name = call.ref.name
+        props = res["properties"]
+        loc = res.get("location", "westus")
+        created = now_iso()
+        props.setdefault("supportsHttpsTrafficOnly", True)
+        props.update({
+            "provisioningState": "Succeeded", "creationTime": created, "primaryLocation": loc,
+            "statusOfPrimary": "available",
+            "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/",
+                                 "queue": f"https://{name}.queue.core.windows.net/",
+                                 "table": f"https://{name}.table.core.windows.net/",
+                                 "file": f"https://{name}.file.core.windows.net/",
+                                 "dfs": f"https://{name}.dfs.core.windows.net/",
+                                 "web": f"https://{name}.z5.web.core.windows.net/"},
+        })
+        if res.get("kind") in (None, "StorageV2", "BlobStorage"):
+            props.setdefault("accessTier", "Hot")
+        res.setdefault("kind", "StorageV2")
+        sku = dict(res.get("sku") or {"name": "Standard_LRS"})
+        sku.setdefault("tier", "Premium" if str(sku.get("name", "")).startswith("Premium") else "Standard")
+        res["sku"] = sku
+        keys = {"key1": new_key(), "key2": new_key()}
+        res[INTERNAL].update({"keys": keys, "keys_created": {"key1": created, "key2": created}})
+        # the blob service every account has, parent of its containers
+        svc_id = f"{rid}/blobServices/default"
+        call.state.put({"id": svc_id, "name": "default", "type": BLOB_SERVICE_TYPE,
+                        "properties": {"cors": {"corsRules": []}, "deleteRetentionPolicy": {"enabled": False}},
+                        INTERNAL: {"created": created}})
+        gw = _gateway(call)
+        if gw is not None:
+            gw.azurite.add(name, keys["key1"], keys["key2"])
+        return res
+
+    def replace(self, call: Call, existing: dict, body: dict) -> dict:
+        res = dict(existing)
+        if "tags" in body:
+            res["tags"] = body.get("tags") or {}
+        if isinstance(body.get("properties"), dict):
+            props = dict(res["properties"])
+            for k, v in body["properties"].items():
+                if k not in ("provisioningState", "primaryEndpoints", "creationTime"):
+                    props[k] = v
+            res["properties"] = props
+        return res
+
+    def patch(self, call: Call, existing: dict, body: dict) -> dict:
+        return self.replace(call, existing, body if isinstance(body, dict) else {})
+
+    def render(self, call: Call, res: dict) -> dict:
+        out = super().render(call, res)
+        out.setdefault("tags", {})
+        return out
+
+    def on_delete(self, call: Call, existing: dict) -> None:
+        gw = _gateway(call)
+        if gw is not None:
+            gw.azurite.remove(existing["name"])
+
+
+class BlobService(ResourceType):
+    type = BLOB_SERVICE_TYPE
+    api_versions = CONTAINER_API_VERSIONS
+    location_required = False
+
+
+class BlobContainer(ResourceType):
+    type = CONTAINER_TYPE
+    api_versions = CONTAINER_API_VERSIONS
+    location_required = False
+
+    def validate(self, call: Call, body: dict, existing: dict | None) -> None:
+        super().validate(call, body, existing)
+        name = call.ref.name or ""
+        if existing is None and (name != "$root" and not _CONTAINER_NAME.match(name)):
+            raise ArmError(400, "ContainerOperationFailure",
+                           f"The specified resource name '{name}' contains invalid characters or is not 3-63 "
+                           f"characters of lower-case letters, digits and single hyphens.")
+
+    def create(self, call: Call, rid: str, body: dict) -> dict:
+        props = dict(body.get("properties") or {})
+        res = {"id": rid, "name": call.ref.name, "type": CONTAINER_TYPE,
+               "etag": f'"0x{uuid.uuid4().hex[:15].upper()}"',
+               "properties": {"publicAccess": props.get("publicAccess") or "None",
+                              "metadata": props.get("metadata") or {},
+                              "leaseStatus": "Unlocked", "leaseState": "Available",
+                              "hasImmutabilityPolicy": False, "hasLegalHold": False, "deleted": False,
+                              "remainingRetentionDays": 0, "defaultEncryptionScope": "$account-encryption-key",
+                              "denyEncryptionScopeOverride": False,
+                              "lastModifiedTime": dt.datetime.now(dt.timezone.utc).isoformat()},
+               INTERNAL: {"created": now_iso()}}
+        account = call.ref.names[0]
+        container = call.ref.name
+        gw = _gateway(call)
+        if gw is not None:
+            async def create_in_azurite(port: int) -> None:
+                await gw.admin(account, port, "PUT", f"/{container}?restype=container")
+            gw.azurite.after_ready(account, create_in_azurite)
+        return res
+
+    def replace(self, call: Call, existing: dict, body: dict) -> dict:
+        res = dict(existing)
+        props = dict(res["properties"])
+        for k in ("publicAccess", "metadata"):
+            if isinstance(body.get("properties"), dict) and k in body["properties"]:
+                props[k] = body["properties"][k]
+        res["properties"] = props
+        return res
+
+    def patch(self, call: Call, existing: dict, body: dict) -> dict:
+        return self.replace(call, existing, body if isinstance(body, dict) else {})
+
+    def on_delete(self, call: Call, existing: dict) -> None:
+        account = call.ref.names[0] if call.ref.names else existing["id"].split("/")[8]
+        container = existing["name"]
+        gw = _gateway(call)
+        if gw is None or call.ref.type.lower() != CONTAINER_TYPE.lower():
+            return  # deleting the account removes its Azurite with everything in it
+
+        async def delete_in_azurite(port: int) -> None:
+            await gw.admin(account, port, "DELETE", f"/{container}?restype=container")
+        gw.azurite.after_ready(account, delete_in_azurite)
+
+
+TYPES = (StorageAccount(), BlobService(), BlobContainer())
