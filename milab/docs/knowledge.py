@@ -254,3 +254,115 @@ objectKeys shallowMerge tryGet lambda filter map reduce sort toObject groupBy ma
 dateTimeAdd dateTimeFromEpoch dateTimeToEpoch parseCidr cidrSubnet cidrHost listAccountSas listKeys
 listSecrets listServiceSas list listCallbackUrl listConnectionStrings join
 """.split()}
+
+
+# ---------------------------------------------------------------- sample GUIDs
+
+def is_sample_guid(guid: str) -> bool:
+    """GUIDs documentation uses as stand-ins (all zeros, ``aaaaaaaa-bbbb-...``,
+    ``00001111-aaaa-2222-bbbb-3333cccc4444``): not real role or object IDs. The Cosmos DB
+    built-in role IDs (``...0001``/``...0002``) are real IDs, not samples."""
+    g = guid.lower()
+    if g in COSMOS_SQL_ROLES:
+        return False
+    groups = g.split("-")
+    if len(groups) != 5:
+        return False
+    # a random GUID practically never has groups of two or three distinct digits
+    return len(set(groups[0])) <= 2 and all(len(set(grp)) <= 3 for grp in groups)
+
+
+# ---------------------------------------------------------------- VM / scale set request bodies
+#
+# Property names at each level of Microsoft.Compute virtualMachines and
+# virtualMachineScaleSets request bodies, from the public REST API specifications
+# (specification/compute/resource-manager/Microsoft.Compute, 2015-06-15 to 2024-11-01).
+# A key missing here is reported as a warning only; a key that belongs to another level
+# is reported as an error.
+
+_SUBRES = {"id"}
+_MANAGED_DISK = {"id", "storageAccountType", "diskEncryptionSet", "securityProfile"}
+_VHD = {"uri"}
+_DISK_COMMON = {"name", "vhd", "image", "caching", "writeAcceleratorEnabled", "createOption", "diskSizeGB",
+                "managedDisk", "deleteOption", "diffDiskSettings"}
+
+VM_SCHEMA: dict[str, set[str]] = {
+    "": {"id", "name", "type", "location", "tags", "plan", "properties", "resources", "identity", "zones",
+         "extendedLocation", "managedBy", "etag", "placement", "apiVersion", "dependsOn", "copy", "condition",
+         "comments", "scope"},
+    "properties": {"hardwareProfile", "scheduledEventsPolicy", "storageProfile", "additionalCapabilities",
+                   "osProfile", "networkProfile", "securityProfile", "diagnosticsProfile", "availabilitySet",
+                   "virtualMachineScaleSet", "proximityPlacementGroup", "priority", "evictionPolicy",
+                   "billingProfile", "host", "hostGroup", "provisioningState", "instanceView", "licenseType",
+                   "vmId", "extensionsTimeBudget", "platformFaultDomain", "scheduledEventsProfile", "userData",
+                   "capacityReservation", "applicationProfile", "timeCreated"},
+    "properties.hardwareProfile": {"vmSize", "vmSizeProperties"},
+    "properties.storageProfile": {"imageReference", "osDisk", "dataDisks", "diskControllerType",
+                                  "alignRegionalDisksToVMZone"},
+    "properties.storageProfile.imageReference": {"publisher", "offer", "sku", "version", "exactVersion",
+                                                 "sharedGalleryImageId", "communityGalleryImageId", "id"},
+    "properties.storageProfile.osDisk": _DISK_COMMON | {"osType", "encryptionSettings"},
+    "properties.storageProfile.osDisk.managedDisk": _MANAGED_DISK,
+    "properties.storageProfile.dataDisks[]": _DISK_COMMON | {"lun", "sourceResource", "toBeDetached",
+                                                            "diskIOPSReadWrite", "diskMBpsReadWrite", "detachOption"},
+    "properties.storageProfile.dataDisks[].managedDisk": _MANAGED_DISK,
+    "properties.osProfile": {"computerName", "adminUsername", "adminPassword", "customData", "windowsConfiguration",
+                             "linuxConfiguration", "secrets", "allowExtensionOperations",
+                             "requireGuestProvisionSignal"},
+    "properties.networkProfile": {"networkInterfaces", "networkApiVersion", "networkInterfaceConfigurations"},
+    "properties.networkProfile.networkInterfaces[]": {"id", "properties"},
+    "properties.networkProfile.networkInterfaces[].properties": {"primary", "deleteOption"},
+    "identity": {"type", "userAssignedIdentities", "identityIds", "principalId", "tenantId"},
+}
+
+VMSS_SCHEMA: dict[str, set[str]] = {
+    "": {"id", "name", "type", "location", "tags", "sku", "plan", "properties", "identity", "zones",
+         "extendedLocation", "etag", "placement", "apiVersion", "dependsOn", "copy", "condition", "comments",
+         "scope", "resources"},
+    "sku": {"name", "tier", "capacity"},
+    "properties": {"upgradePolicy", "automaticRepairsPolicy", "virtualMachineProfile", "provisioningState",
+                   "overprovision", "doNotRunExtensionsOnOverprovisionedVMs", "uniqueId", "singlePlacementGroup",
+                   "zoneBalance", "platformFaultDomainCount", "proximityPlacementGroup", "hostGroup",
+                   "additionalCapabilities", "scaleInPolicy", "orchestrationMode", "spotRestorePolicy",
+                   "priorityMixPolicy", "timeCreated", "constrainedMaximumCapacity", "resiliencyPolicy",
+                   "zonalPlatformFaultDomainAlignMode", "skuProfile"},
+    "properties.upgradePolicy": {"mode", "rollingUpgradePolicy", "automaticOSUpgradePolicy"},
+    "properties.virtualMachineProfile": {"osProfile", "storageProfile", "networkProfile", "securityProfile",
+                                         "diagnosticsProfile", "extensionProfile", "licenseType", "priority",
+                                         "evictionPolicy", "billingProfile", "scheduledEventsProfile", "userData",
+                                         "capacityReservation", "applicationProfile", "hardwareProfile",
+                                         "serviceArtifactReference", "securityPostureReference", "timeCreated"},
+    "properties.virtualMachineProfile.storageProfile": {"imageReference", "osDisk", "dataDisks",
+                                                        "diskControllerType"},
+    "properties.virtualMachineProfile.storageProfile.imageReference":
+        VM_SCHEMA["properties.storageProfile.imageReference"],
+    "properties.virtualMachineProfile.storageProfile.osDisk": {"name", "caching", "writeAcceleratorEnabled",
+                                                               "createOption", "diffDiskSettings", "diskSizeGB",
+                                                               "osType", "image", "vhdContainers", "managedDisk",
+                                                               "deleteOption"},
+    "properties.virtualMachineProfile.storageProfile.osDisk.managedDisk": _MANAGED_DISK,
+    "properties.virtualMachineProfile.osProfile": {"computerNamePrefix", "adminUsername", "adminPassword",
+                                                   "customData", "windowsConfiguration", "linuxConfiguration",
+                                                   "secrets", "allowExtensionOperations",
+                                                   "requireGuestProvisionSignal"},
+    "properties.virtualMachineProfile.networkProfile": {"healthProbe", "networkInterfaceConfigurations",
+                                                        "networkApiVersion"},
+    "identity": VM_SCHEMA["identity"],
+}
+
+#: the keys an imageReference needs when it names a marketplace image
+IMAGE_REFERENCE_REQUIRED = ("publisher", "offer", "sku", "version")
+
+#: marketplace image SKUs (publisher, offer) -> SKUs, to tell a typo from a newer SKU
+IMAGE_SKUS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("microsoftwindowsserver", "windowsserver"): (
+        "2008-R2-SP1", "2008-R2-SP1-smalldisk", "2012-Datacenter", "2012-Datacenter-smalldisk",
+        "2012-R2-Datacenter", "2012-R2-Datacenter-smalldisk", "2016-Datacenter", "2016-Datacenter-smalldisk",
+        "2016-Datacenter-Server-Core", "2016-Datacenter-Server-Core-smalldisk", "2016-Datacenter-with-Containers",
+        "2016-datacenter-gensecond", "2019-Datacenter", "2019-Datacenter-smalldisk", "2019-Datacenter-Core",
+        "2019-Datacenter-Core-smalldisk", "2019-Datacenter-with-Containers", "2019-datacenter-gensecond",
+        "2022-datacenter", "2022-datacenter-g2", "2022-datacenter-azure-edition", "2022-datacenter-core",
+        "2022-datacenter-smalldisk", "2025-datacenter", "2025-datacenter-g2", "2025-datacenter-azure-edition",
+    ),
+    ("canonical", "ubuntuserver"): ("14.04.5-LTS", "16.04-LTS", "16.04.0-LTS", "18.04-LTS", "18_04-lts-gen2"),
+}

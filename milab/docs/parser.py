@@ -40,6 +40,50 @@ TABLE_LINE = re.compile(r"^[ \t]*\|")
 DELIM_CELL = re.compile(r"^[ \t]*:?-{1,}:?[ \t]*$")
 FM_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w.-]*)[ \t]*:[ \t]*(?P<value>.*)$")
 
+LIST_ITEM = re.compile(r"^(?P<indent>[ ]*)(?P<marker>[-*+]|\d{1,9}[.)])(?P<space>[ ]{1,4})\S")
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def container_column(lines: list[str], i: int, in_code, start: int = 0) -> int | None:
+    """The column of the container (list item content, or 0 at top level) of the fence
+    opened on ``lines[i]``, as CommonMark sees it; ``None`` when it cannot tell (block
+    quotes, tabs). ``in_code(j)`` says whether line j is code (skipped)."""
+    ind = _indent_of(lines[i])
+    m = ind  # the least indented text line seen between the fence and its container
+    for j in range(i - 1, max(start, i - 400) - 1, -1):
+        line = lines[j]
+        if not line.strip() or in_code(j):
+            continue
+        if "\t" in line[:_indent_of(line) + 1] or line.lstrip().startswith(">"):
+            return None
+        li = _indent_of(line)
+        lm = LIST_ITEM.match(line)
+        if lm:
+            cc = len(lm["indent"]) + len(lm["marker"]) + len(lm["space"])
+            if cc <= ind and cc <= m:
+                return cc
+            m = min(m, li)
+        else:
+            m = min(m, li)
+        if m == 0:
+            return 0
+    return 0
+
+
+def closes_fence(line: str, fence: str, container: int | None) -> bool:
+    """Does ``line`` close a block opened with ``fence`` in a container at that column?
+    (CommonMark: same character, at least as long, no info string, indented at most three
+    columns past the container.)"""
+    m = FENCE_OPEN.match(line)
+    if not (m and m["fence"][0] == fence[0] and len(m["fence"]) >= len(fence) and not m["info"]):
+        return False
+    if container is None or "\t" in m["indent"]:
+        return True
+    return len(m["indent"]) - container <= 3
+
 
 @dataclass
 class Issue:
@@ -269,6 +313,8 @@ def _fence_mask(lines: list[str]) -> list[bool]:
     fence: str | None = None
     content = False
     wrapper = False
+    container: int | None = None
+    learn = detect_layout(lines) == "learn"
     i = 0
     while i < len(lines):
         l = lines[i]
@@ -276,11 +322,12 @@ def _fence_mask(lines: list[str]) -> list[bool]:
         if fence is None:
             if m and not (m["fence"][0] == "`" and "`" in m["info"]):
                 fence, content = m["fence"], False
+                container = container_column(lines, i, lambda j: mask[j]) if learn else None
                 mask[i] = True
             i += 1
             continue
         mask[i] = True
-        if m and not m["info"] and m["fence"][0] == fence[0] and len(m["fence"]) >= len(fence):
+        if closes_fence(l, fence, container):
             fence = None
             if wrapper:
                 j = i + 1
@@ -295,6 +342,7 @@ def _fence_mask(lines: list[str]) -> list[bool]:
         elif m and m["info"] and m["fence"][0] == fence[0] and re.match(r"^[\w+#.-]+$", m["info"].split()[0]):
             wrapper = not content
             fence, content = m["fence"], False
+            container = container_column(lines, i, lambda j: mask[j] and j < i) if learn else None
         elif l.strip():
             content = True
         i += 1
@@ -328,6 +376,9 @@ def _parse_range(lines: list[str], s: int, e: int, file: str, layout: str,
     anchors: dict[str, int] = {}
     i = s
     table_buf: list[tuple[int, str]] = []
+    code_lines: set[int] = set()
+    too_deep: list[int] = []
+    container: int | None = None
 
     def flush_table():
         nonlocal table_buf
@@ -343,8 +394,12 @@ def _parse_range(lines: list[str], s: int, e: int, file: str, layout: str,
         raw = lines[i]
         ln = i + 1
         if block is not None:
+            code_lines.add(i)
             m = FENCE_OPEN.match(raw)
-            if m and m["fence"][0] == fence[0] and len(m["fence"]) >= len(fence) and not m["info"]:
+            if m and not closes_fence(raw, fence, container) and m["fence"][0] == fence[0] \
+                    and len(m["fence"]) >= len(fence) and not m["info"]:
+                too_deep.append(ln)  # a closing fence indented too deep: it is code, not a fence
+            if closes_fence(raw, fence, container):
                 block.end_line = ln
                 page.code_blocks.append(block)
                 block = None
@@ -367,13 +422,17 @@ def _parse_range(lines: list[str], s: int, e: int, file: str, layout: str,
                                              f"line {block.line}: the block is wrapped in a second fence"))
                     wrapper_pending = True
                 else:
+                    deep = [d for d in too_deep if block.line < d < ln]
+                    why = (f" (the fence on line {deep[0]} is indented too deep to close it: a closing fence may be "
+                           f"indented at most 3 spaces more than its list item or the page)") if deep else ""
                     page.issues.append(Issue("fence-unclosed", file, block.line,
                                              f"code fence opened on line {block.line} is not closed before the "
-                                             f"fence '{m['fence']}{m['info']}' on line {ln}"))
+                                             f"fence '{m['fence']}{m['info']}' on line {ln}{why}"))
                     block.end_line = None
                     page.code_blocks.append(block)
                 block = _new_block(file, ln, m, tab, cur_pivot(), section, layout)
                 fence = m["fence"]
+                container = container_column(lines, i, lambda j: j in code_lines, s) if layout == "learn" else None
                 i += 1
                 continue
             ind = block.indent
@@ -386,6 +445,8 @@ def _parse_range(lines: list[str], s: int, e: int, file: str, layout: str,
             flush_table()
             block = _new_block(file, ln, m, tab, cur_pivot(), section, layout)
             fence = m["fence"]
+            container = container_column(lines, i, lambda j: j in code_lines, s) if layout == "learn" else None
+            code_lines.add(i)
             i += 1
             continue
 
@@ -459,8 +520,11 @@ def _parse_range(lines: list[str], s: int, e: int, file: str, layout: str,
 
     flush_table()
     if block is not None:
+        deep = [d for d in too_deep if d > block.line]
+        why = (f" (the fence on line {deep[0]} is indented too deep to close it: a closing fence may be indented "
+               f"at most 3 spaces more than its list item or the page)") if deep else ""
         page.issues.append(Issue("fence-unclosed", file, block.line,
-                                 f"code fence opened on line {block.line} is never closed"))
+                                 f"code fence opened on line {block.line} is never closed{why}"))
         page.code_blocks.append(block)
     for pv in pivot_stack:
         page.issues.append(Issue("pivot-unbalanced", file, pv.line,

@@ -64,6 +64,37 @@ CASES = {
                "# T\n\n```bash\ncurl 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net' -H Metadata:true\n```\n"),
     "API006": ('# T\n\n```json\n{ "id": "/subscriptions/<SUBSCRIPTION ID>/<RESOURCE GROUP>/providers/Microsoft.Compute/virtualMachines/vm" }\n```\n',
                '# T\n\n```json\n{ "id": "/subscriptions/<SUBSCRIPTION ID>/resourceGroups/<RESOURCE GROUP>/providers/Microsoft.Compute/virtualMachines/vm" }\n```\n'),
+    "CODE010": ("# T\n\nThe call answers with:\n\n```bash\n{\"value\": \"s3cret\", \"id\": \"x\"}\n```\n",
+                "# T\n\nRun this:\n\n```bash\necho '{\"a\": 1}' | jq .a\n```\n"),
+    "CODE011": ("# T\n\n```azurecli\naz cosmosdb sql role assignment create --account-name acct --resource-group --scope / --principal-id p\n```\n",
+                "# T\n\n```azurecli\naz cosmosdb sql role assignment create --account-name acct --resource-group rg --scope / --principal-id p\n"
+                "az vm create -g rg -n vm1 --assign-identity --generate-ssh-keys\n```\n"),
+    "CODE012": ("# T\n\n```java\nimport com.example.Thing\nThing t = new Thing();\n```\n\n```csharp\nusing Example.Things\n```\n",
+                "# T\n\n```java\nimport com.example.Thing;\nimport static com.example.Util.*;\n```\n\n```csharp\nusing Example.Things;\nusing (var c = new C()) { }\n```\n"),
+    "CODE013": ("# T\n\n```powershell\n$roleId = \"<role-id>\" // noted earlier\n```\n",
+                "# T\n\n```powershell\n$roleId = \"<role-id>\" # noted earlier\n$u = 'https://example.com//x'\n```\n"),
+    "CODE014": ("# T\n\n```bash\ncurl 'https://management.azure.com/subscriptions/<SUB>/resourceGro\nups/rg?api-version=2021-04-01'\n```\n",
+                "# T\n\n```bash\ncurl 'https://management.azure.com/subscriptions/<SUB>/resourceGroups/rg?api-version=2021-04-01' \\\n  -H 'Authorization: Bearer x'\n```\n"),
+    "CODE015": ("# T\n\n```bash\ncurl http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net -H Metadata:true\n```\n",
+                "# T\n\n```bash\ncurl 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net' -H Metadata:true\n```\n"),
+    "CODE016": ("# T\n\n```python\nprint \"token acquired\"\n```\n",
+                "# T\n\n```python\nclient = SecretClient(vault_url=\"https://<vault-name>.vault.azure.net\", credential=cred)\n"
+                "token = cred.get_token(<scope>)\n```\n\n```python\n>>> print 1\n```\n"),
+    "CODE018": ('# T\n\n```java\nString name = "\n  <account name>";\n```\n',
+                '# T\n\n```java\nString name =\n  "<account name>";\n```\n'),
+    "NAME003": ("# T\n\nReplace `<APP CLIENT ID>` with the client ID.\n\n```bash\ncurl \"http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&client_id=<IDENTITY CLIENT ID>\"\n```\n",
+                "# T\n\nReplace `<IDENTITY CLIENT ID>` with the client ID.\n\n```bash\ncurl \"http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&client_id=<IDENTITY CLIENT ID>\"\n```\n"),
+    "NAME004": ("# T\n\n```powershell\nNew-AzVM -ResourceGroupName \"Web VM\" -Name \"Web resource group\" -Location westus\n```\n",
+                "# T\n\n```powershell\nNew-AzVM -ResourceGroupName \"webResourceGroup\" -Name \"webVM\" -Location westus\n"
+                "New-AzResourceGroup -Name myResourceGroup -Location westus\n```\n"),
+    "NAME005": ("# T\n\n```bash\naz vm show -g <RESOURCE GROUP> -n <VM NAME>\naz vm stop -g <RESOUCRE GROUP> -n <VM NAME>\n```\n",
+                "# T\n\n```bash\naz vm show -g <RESOURCE GROUP> -n <VM NAME1>\naz vm stop -g <RESOURCE GROUP> -n <VM NAME2>\n```\n"),
+    "API007": ("# T\n\n```bash\ncurl -X PUT 'https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2023-03-01' "
+               "-d '{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B2s\"},\"storageProfile\":{\"imageReference\":{\"sku\":\"22_04-lts\"},\"publisher\":\"Canonical\",\"offer\":\"ubuntu\"}}}'\n```\n",
+               "# T\n\n```bash\ncurl -X PUT 'https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2023-03-01' "
+               "-d '{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_B2s\"},\"storageProfile\":{\"imageReference\":{\"sku\":\"22_04-lts\",\"publisher\":\"Canonical\",\"offer\":\"ubuntu\",\"version\":\"latest\"}}}}'\n```\n"),
+    "API008": ("# T\n\n```bash\ncurl 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=vault.azure.net' -H Metadata:true\n```\n",
+               "# T\n\n```bash\ncurl 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net' -H Metadata:true\n```\n"),
     "DEP001": ("# T\n\n```bash\ncurl https://mystore.azuredatalakestore.net/webhdfs/v1/?op=LISTSTATUS\n```\n",
                "# T\n\n```bash\ncurl https://mystore.dfs.core.windows.net/fs?resource=filesystem\n```\n"),
 }
@@ -84,7 +115,7 @@ def test_rule_does_not_fire(rule_id, rules):
 
 
 def test_every_rule_is_tested_or_documented():
-    untested = set(RULES) - set(CASES) - {"CODE002", "MD005", "API003", "DRIFT001"}
+    untested = set(RULES) - set(CASES) - {"CODE002", "CODE017", "MD005", "API003", "DRIFT001"}
     assert not untested
     for r in RULES.values():
         assert r.doc and r.summary and r.severity in ("error", "warning", "info")
@@ -145,10 +176,10 @@ def test_drift_quiet_when_the_page_matches_the_scenario(rules):
     assert rules(_arm_page(), "DRIFT001", tutorials=[t]) == []
 
 
-def test_drift_reports_changed_and_missing_facts(rules):
+def test_drift_reports_changed_facts_only(rules):
     t = registry.find("arm_read", "windows-system-assigned")
     found = rules(_arm_page(api="2019-10-01", imds_api="2019-08-01"), "DRIFT001", tutorials=[t])
     msgs = " ".join(f.message for f in found)
     assert "arm_api_version = 2019-10-01" in msgs and "imds_api_version = 2019-08-01" in msgs
-    gone = rules("# T\n\nNothing here.\n", "DRIFT001", tutorials=[t])
-    assert any("no longer states" in f.message for f in gone)
+    # a page that does not state a fact is not drift: only facts stated differently are
+    assert rules("# T\n\nNothing here.\n", "DRIFT001", tutorials=[t]) == []
