@@ -19,3 +19,14 @@ def assert_denied(result: HttpResult, status: int, code: str, what: str) -> None
 def assert_ok(result: HttpResult, what: str) -> dict:
     assert result.status == 200, f"{what}: expected 200, got {result.status}: {result.body[:400]}"
     return result.json()
+
+
+def imds_token(vm, facts: dict, resource: str | None = None, **selector: str) -> str:
+    """The access token from the page's own IMDS request (its URL, api-version and headers),
+    for the page's resource unless another is named; checks the token's audience."""
+    resource = resource or facts["imds_resource"]
+    result = vm.imds_token(resource, facts["imds_api_version"], headers=facts["imds_headers"],
+                           url=facts["imds_url"], **selector)
+    token = assert_ok(result, "IMDS token request")["access_token"]
+    assert claims(token)["aud"] == resource, f"IMDS issued a token for {claims(token)['aud']!r}, not {resource!r}"
+    return token

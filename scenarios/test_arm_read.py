@@ -12,7 +12,7 @@ import pytest
 
 from milab import registry
 
-from .helpers import assert_denied, assert_ok, claims
+from .helpers import assert_denied, assert_ok, claims, imds_token
 
 VARIANTS = [t.variant for t in registry.TUTORIALS if t.family == "arm_read"]
 pytestmark = [pytest.mark.tutorial(family="arm_read"), pytest.mark.parametrize("variant", VARIANTS)]
@@ -33,11 +33,6 @@ def setup(variant, tutorial_facts, target, resource_group, user_identity, vm_fac
     return facts, rg, vm, principal, selector
 
 
-def _token(vm, facts, selector, resource=None) -> str:
-    result = vm.imds_token(resource or facts["imds_resource"], facts["imds_api_version"],
-                           headers=facts["imds_headers"], url=facts["imds_url"], **selector)
-    return assert_ok(result, "IMDS token request")["access_token"]
-
 
 def _arm_get(vm, facts, token, target, rg_name):
     path = facts["arm_path"].format(subscription_id=target.subscription_id, resource_group=rg_name)
@@ -49,7 +44,7 @@ def test_arm_read(setup, target, grant, resource_group):
     facts, rg, vm, principal, selector = setup
 
     # Before the grant: the token is issued, but ARM refuses to read the group.
-    token = _token(vm, facts, selector)
+    token = imds_token(vm, facts, **selector)
     assert_denied(_arm_get(vm, facts, token, target, rg.name), 403, "AuthorizationFailed", "before the grant")
 
     # Grant the identity Reader on the resource group (the page's first section).
@@ -69,8 +64,8 @@ def test_arm_read(setup, target, grant, resource_group):
     token = body["access_token"]
 
     # Call ARM with it: the page's GET of the resource group, with the page's api-version.
-    got = target.wait(lambda: (r := _arm_get(vm, facts, token, target, rg.name)).status == 200 and r,
-                      "Reader on the resource group to take effect") or _arm_get(vm, facts, token, target, rg.name)
+    got = target.wait_for(lambda: _arm_get(vm, facts, token, target, rg.name), lambda r: r.status == 200,
+                          "Reader on the resource group to take effect")
     doc = assert_ok(got, "GET resource group after the grant")
     for key in facts["expected_keys"]:
         assert key in doc, f"resource group document lacks {key!r}: {sorted(doc)}"
@@ -90,15 +85,15 @@ def test_arm_read(setup, target, grant, resource_group):
 
     # After the role assignment is deleted, the same token no longer reads the group.
     grant.revoke(assignment)
-    after = target.wait(lambda: (r := _arm_get(vm, facts, token, target, rg.name)).status == 403 and r,
-                        "the revoked assignment to take effect") or _arm_get(vm, facts, token, target, rg.name)
+    after = target.wait_for(lambda: _arm_get(vm, facts, token, target, rg.name), lambda r: r.status == 403,
+                            "the revoked assignment to take effect")
     assert_denied(after, 403, "AuthorizationFailed", "after the role assignment was deleted")
 
 
 def test_arm_read_denied_wrong_audience(setup, target, grant):
     facts, rg, vm, principal, selector = setup
     grant(principal, facts["role"], rg.id)
-    token = _token(vm, facts, selector, resource="https://vault.azure.net")
+    token = imds_token(vm, facts, "https://vault.azure.net", **selector)
     assert claims(token)["aud"] == "https://vault.azure.net"
     assert_denied(_arm_get(vm, facts, token, target, rg.name), 401, "InvalidAuthenticationTokenAudience",
                   "a Key Vault token presented to ARM")
@@ -117,12 +112,12 @@ def test_arm_read_denied_ungranted_vm(setup, target, grant, vm_factory):
     facts, rg, vm, principal, selector = setup
     grant(principal, facts["role"], rg.id)
     second = vm_factory(rg, os=facts["os"], identity="system")
-    token = _token(second, facts, {})
+    token = imds_token(second, facts)
     assert claims(token)["oid"] == second.principal_id != principal
     assert_denied(_arm_get(second, facts, token, target, rg.name), 403, "AuthorizationFailed",
                   "a second VM that was never granted")
     # the granted identity does read it: the denial is about the caller, not the group
-    token = _token(vm, facts, selector)
-    got = target.wait(lambda: (r := _arm_get(vm, facts, token, target, rg.name)).status == 200 and r,
-                      "Reader on the resource group to take effect") or _arm_get(vm, facts, token, target, rg.name)
+    token = imds_token(vm, facts, **selector)
+    got = target.wait_for(lambda: _arm_get(vm, facts, token, target, rg.name), lambda r: r.status == 200,
+                          "Reader on the resource group to take effect")
     assert_ok(got, "the granted VM reading the same group")

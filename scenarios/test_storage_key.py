@@ -17,28 +17,11 @@ from fixtures.storage import assert_storage_denied, key_list, sdk_blob, storage_
 from milab import redact, registry
 from milab.cloud.storage.signing import shared_key_authorization
 
-from .helpers import assert_denied, assert_ok, claims
+from .helpers import assert_denied, assert_ok, imds_token
 
 VARIANTS = [t.variant for t in registry.TUTORIALS if t.family == "storage_key"]
 pytestmark = [pytest.mark.tutorial(family="storage_key"), pytest.mark.parametrize("variant", VARIANTS)]
 
-
-@pytest.fixture
-def setup(variant, tutorial_facts, resource_group, vm_factory, storage_account, blob_container):
-    facts = tutorial_facts
-    rg = resource_group()
-    vm = vm_factory(rg, os=facts["os"], identity="system")
-    account = storage_account(rg)
-    container = blob_container(account)
-    return facts, rg, vm, account, container
-
-
-def _arm_token(vm, facts) -> str:
-    result = vm.imds_token(facts["imds_resource"], facts["imds_api_version"], headers=facts["imds_headers"],
-                           url=facts["imds_url"])
-    token = assert_ok(result, "IMDS token request")["access_token"]
-    assert claims(token)["aud"] == facts["imds_resource"]
-    return token
 
 
 def _list_keys(vm, facts, target, account, token):
@@ -49,8 +32,8 @@ def _list_keys(vm, facts, target, account, token):
 
 
 def _keys_when_granted(vm, facts, target, account, token) -> list[dict]:
-    got = target.wait(lambda: (r := _list_keys(vm, facts, target, account, token)).status == 200 and r,
-                      "the Key Operator assignment to take effect") or _list_keys(vm, facts, target, account, token)
+    got = target.wait_for(lambda: _list_keys(vm, facts, target, account, token), lambda r: r.status == 200,
+                          "the Key Operator assignment to take effect")
     keys = assert_ok(got, "listKeys after the grant")["keys"]
     for k in keys:
         redact.register_secret(k.get("value", ""))
@@ -72,9 +55,9 @@ def _shared_key_request(vm, facts, account, method, url, key, body=None, content
     return vm.http(method, url, headers, body)
 
 
-def test_storage_key(setup, target, grant):
-    facts, rg, vm, account, container = setup
-    token = _arm_token(vm, facts)
+def test_storage_key(storage_page, target, grant):
+    facts, rg, vm, account, container = storage_page
+    token = imds_token(vm, facts)
 
     # Before the grant ARM refuses the keys.
     assert_denied(_list_keys(vm, facts, target, account, token), 403, "AuthorizationFailed", "listKeys before the grant")
@@ -101,9 +84,9 @@ def test_storage_key(setup, target, grant):
     assert sdk_blob(vm, "download", sdk_url, credential=key) == {"ok": True, "content": facts["blob_content"]}
 
 
-def test_storage_key_denied_without_role(setup, target, grant):
-    facts, rg, vm, account, container = setup
-    token = _arm_token(vm, facts)
+def test_storage_key_denied_without_role(storage_page, target, grant):
+    facts, rg, vm, account, container = storage_page
+    token = imds_token(vm, facts)
     assert_denied(_list_keys(vm, facts, target, account, token), 403, "AuthorizationFailed",
                   "listKeys without any role")
     grant(vm.principal_id, "Reader", account.id)
@@ -111,9 +94,9 @@ def test_storage_key_denied_without_role(setup, target, grant):
                   "listKeys with Reader (which has no listkeys/action)")
 
 
-def test_storage_key_denied_regenerated_key(setup, target, grant):
-    facts, rg, vm, account, container = setup
-    token = _arm_token(vm, facts)
+def test_storage_key_denied_regenerated_key(storage_page, target, grant):
+    facts, rg, vm, account, container = storage_page
+    token = imds_token(vm, facts)
     grant(vm.principal_id, facts["role"], account.id)
     old = _keys_when_granted(vm, facts, target, account, token)[0]["value"]
     url = account.blob_url(container.name, facts["blob_name"])
@@ -126,8 +109,8 @@ def test_storage_key_denied_regenerated_key(setup, target, grant):
     new = key_list(new_keys)[0].value
     redact.register_secret(new)
     assert new != old
-    stale = target.wait(lambda: (r := _shared_key_request(vm, facts, account, "GET", url, old)).status == 403 and r,
-                        "the regenerated key to take effect") or _shared_key_request(vm, facts, account, "GET", url, old)
+    stale = target.wait_for(lambda: _shared_key_request(vm, facts, account, "GET", url, old),
+                            lambda r: r.status == 403, "the regenerated key to take effect")
     assert_storage_denied(stale, 403, "AuthenticationFailed", "a regenerated (old) key")
     out = sdk_blob(vm, "download", url, credential=old)
     assert (out.get("status"), out.get("code")) == (403, "AuthenticationFailed"), out

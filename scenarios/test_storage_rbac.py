@@ -14,29 +14,19 @@ import pytest
 from fixtures.storage import assert_storage_denied, sdk_blob
 from milab import registry
 
-from .helpers import assert_ok, claims
+from .helpers import claims, imds_token
 
 VARIANTS = [t.variant for t in registry.TUTORIALS if t.family == "storage_rbac"]
 pytestmark = [pytest.mark.tutorial(family="storage_rbac"), pytest.mark.parametrize("variant", VARIANTS)]
 
 
 @pytest.fixture
-def setup(variant, tutorial_facts, resource_group, vm_factory, storage_account, blob_container, upload_blob):
-    """The page's prerequisites: a VM with a system-assigned identity, a storage account, a
-    container and the page's blob ("Hello world! :)")."""
-    facts = tutorial_facts
-    rg = resource_group()
-    vm = vm_factory(rg, os=facts["os"], identity="system")
-    account = storage_account(rg)
-    container = blob_container(account)
+def setup(storage_page, upload_blob):
+    """The page's prerequisites: the storage page's VM, account and container, and the page's
+    blob ("Hello world! :)")."""
+    facts, rg, vm, account, container = storage_page
     url = upload_blob(container, facts["blob_name"], facts["blob_content"])
     return facts, rg, vm, account, container, url
-
-
-def _token(vm, facts, resource=None) -> str:
-    result = vm.imds_token(resource or facts["imds_resource"], facts["imds_api_version"],
-                           headers=facts["imds_headers"], url=facts["imds_url"])
-    return assert_ok(result, "IMDS token request")["access_token"]
 
 
 def _get(vm, facts, url, token):
@@ -44,15 +34,15 @@ def _get(vm, facts, url, token):
 
 
 def _read_when_granted(target, vm, facts, url, token):
-    return target.wait(lambda: (r := _get(vm, facts, url, token)).status == 200 and r,
-                       "the Storage Blob Data Reader assignment to take effect") or _get(vm, facts, url, token)
+    return target.wait_for(lambda: _get(vm, facts, url, token), lambda r: r.status == 200,
+                           "the Storage Blob Data Reader assignment to take effect")
 
 
 def test_storage_rbac(setup, target, grant):
     facts, rg, vm, account, container, url = setup
 
     # The token for Storage, as the page requests it.
-    token = _token(vm, facts)
+    token = imds_token(vm, facts)
     c = claims(token)
     assert c["aud"] == facts["imds_resource"] and c["oid"] == vm.principal_id
 
@@ -74,7 +64,7 @@ def test_storage_rbac(setup, target, grant):
 
 def test_storage_rbac_denied_no_role(setup, target):
     facts, rg, vm, account, container, url = setup
-    token = _token(vm, facts)
+    token = imds_token(vm, facts)
     assert_storage_denied(_get(vm, facts, url, token), 403, "AuthorizationPermissionMismatch", "without any role")
     out = sdk_blob(vm, "download", url, identity=True)
     assert (out.get("status"), out.get("code")) == (403, "AuthorizationPermissionMismatch"), out
@@ -85,7 +75,7 @@ def test_storage_rbac_denied_other_container(setup, target, grant, blob_containe
     other = blob_container(account)
     other_url = upload_blob(other, facts["blob_name"], facts["blob_content"])
     grant(vm.principal_id, facts["role"], container.id)
-    token = _token(vm, facts)
+    token = imds_token(vm, facts)
     _read_when_granted(target, vm, facts, url, token)  # the granted container reads
     assert_storage_denied(_get(vm, facts, other_url, token), 403, "AuthorizationPermissionMismatch",
                           "reading a container the role was not assigned on")
@@ -94,7 +84,7 @@ def test_storage_rbac_denied_other_container(setup, target, grant, blob_containe
 def test_storage_rbac_denied_control_plane_reader(setup, target, grant):
     facts, rg, vm, account, container, url = setup
     grant(vm.principal_id, "Reader", account.id)
-    token = _token(vm, facts)
+    token = imds_token(vm, facts)
     assert_storage_denied(_get(vm, facts, url, token), 403, "AuthorizationPermissionMismatch",
                           "Reader (control plane only) reading blob data")
 
@@ -102,7 +92,7 @@ def test_storage_rbac_denied_control_plane_reader(setup, target, grant):
 def test_storage_rbac_denied_write(setup, target, grant):
     facts, rg, vm, account, container, url = setup
     grant(vm.principal_id, facts["role"], container.id)
-    token = _token(vm, facts)
+    token = imds_token(vm, facts)
     _read_when_granted(target, vm, facts, url, token)
     new_url = account.blob_url(container.name, "written-by-reader.txt")
     put = vm.http("PUT", new_url, {**facts["storage_headers"], "Authorization": f"Bearer {token}",
@@ -115,7 +105,7 @@ def test_storage_rbac_denied_write(setup, target, grant):
 def test_storage_rbac_denied_wrong_audience(setup, target, grant):
     facts, rg, vm, account, container, url = setup
     grant(vm.principal_id, facts["role"], container.id)
-    token = _token(vm, facts, resource="https://management.azure.com/")
+    token = imds_token(vm, facts, "https://management.azure.com/")
     assert claims(token)["aud"] == "https://management.azure.com/"
     assert_storage_denied(_get(vm, facts, url, token), 401, "InvalidAuthenticationInfo",
                           "an ARM token presented to Storage")

@@ -18,28 +18,11 @@ import pytest
 from fixtures.storage import assert_storage_denied, sdk_blob
 from milab import registry
 
-from .helpers import assert_denied, assert_ok, claims
+from .helpers import assert_denied, assert_ok, imds_token
 
 VARIANTS = [t.variant for t in registry.TUTORIALS if t.family == "storage_sas"]
 pytestmark = [pytest.mark.tutorial(family="storage_sas"), pytest.mark.parametrize("variant", VARIANTS)]
 
-
-@pytest.fixture
-def setup(variant, tutorial_facts, resource_group, vm_factory, storage_account, blob_container):
-    facts = tutorial_facts
-    rg = resource_group()
-    vm = vm_factory(rg, os=facts["os"], identity="system")
-    account = storage_account(rg)
-    container = blob_container(account)
-    return facts, rg, vm, account, container
-
-
-def _arm_token(vm, facts) -> str:
-    result = vm.imds_token(facts["imds_resource"], facts["imds_api_version"], headers=facts["imds_headers"],
-                           url=facts["imds_url"])
-    token = assert_ok(result, "IMDS token request")["access_token"]
-    assert claims(token)["aud"] == facts["imds_resource"]
-    return token
 
 
 def _expiry(hours: float) -> str:
@@ -61,9 +44,8 @@ def _list_service_sas(vm, facts, target, account, token, body: dict):
 
 
 def _sas(vm, facts, target, account, token, body: dict) -> str:
-    got = target.wait(lambda: (r := _list_service_sas(vm, facts, target, account, token, body)).status == 200 and r,
-                      "the Storage Account Contributor assignment to take effect") \
-        or _list_service_sas(vm, facts, target, account, token, body)
+    got = target.wait_for(lambda: _list_service_sas(vm, facts, target, account, token, body),
+                          lambda r: r.status == 200, "the Storage Account Contributor assignment to take effect")
     return assert_ok(got, "listServiceSas after the grant")[facts["response_key"]]
 
 
@@ -77,16 +59,16 @@ def _get(vm, facts, url, sas):
 
 
 @pytest.fixture
-def granted(setup, target, grant):
+def granted(storage_page, target, grant):
     """The page's grant and ARM token: Storage Account Contributor on the account."""
-    facts, rg, vm, account, container = setup
+    facts, rg, vm, account, container = storage_page
     grant(vm.principal_id, facts["role"], account.id)
-    return _arm_token(vm, facts)
+    return imds_token(vm, facts)
 
 
-def test_storage_sas(setup, target, grant):
-    facts, rg, vm, account, container = setup
-    token = _arm_token(vm, facts)
+def test_storage_sas(storage_page, target, grant):
+    facts, rg, vm, account, container = storage_page
+    token = imds_token(vm, facts)
     body = _body(facts, account, container, _expiry(2))
 
     # Before the grant ARM refuses to make a SAS.
@@ -113,8 +95,8 @@ def test_storage_sas(setup, target, grant):
     assert sdk_blob(vm, "download", f"{sdk_url}?{sas}") == {"ok": True, "content": facts["blob_content"]}
 
 
-def test_storage_sas_denied_expired(setup, target, granted):
-    facts, rg, vm, account, container = setup
+def test_storage_sas_denied_expired(storage_page, target, granted):
+    facts, rg, vm, account, container = storage_page
     sas = _sas(vm, facts, target, account, granted,
                _body(facts, account, container, _expiry(-1), signedStart=_expiry(-3)))
     url = account.blob_url(container.name, facts["blob_name"])
@@ -124,8 +106,8 @@ def test_storage_sas_denied_expired(setup, target, granted):
     assert (out.get("status"), out.get("code")) == (403, "AuthenticationFailed"), out
 
 
-def test_storage_sas_denied_missing_permission(setup, target, granted):
-    facts, rg, vm, account, container = setup
+def test_storage_sas_denied_missing_permission(storage_page, target, granted):
+    facts, rg, vm, account, container = storage_page
     sas = _sas(vm, facts, target, account, granted,
                _body(facts, account, container, _expiry(2), signedPermission="r"))
     url = account.blob_url(container.name, facts["blob_name"])
@@ -133,8 +115,8 @@ def test_storage_sas_denied_missing_permission(setup, target, granted):
                           "writing with a read-only SAS")
 
 
-def test_storage_sas_denied_other_container(setup, target, granted, blob_container):
-    facts, rg, vm, account, container = setup
+def test_storage_sas_denied_other_container(storage_page, target, granted, blob_container):
+    facts, rg, vm, account, container = storage_page
     other = blob_container(account)
     sas = _sas(vm, facts, target, account, granted, _body(facts, account, other, _expiry(2)))
     url = account.blob_url(container.name, facts["blob_name"])
@@ -144,8 +126,8 @@ def test_storage_sas_denied_other_container(setup, target, granted, blob_contain
     assert ok.status == 201, f"the same SAS on its own container: {ok.status} {ok.body[:200]}"
 
 
-def test_storage_sas_denied_tampered_signature(setup, target, granted):
-    facts, rg, vm, account, container = setup
+def test_storage_sas_denied_tampered_signature(storage_page, target, granted):
+    facts, rg, vm, account, container = storage_page
     sas = _sas(vm, facts, target, account, granted, _body(facts, account, container, _expiry(2)))
     sig = re.search(r"sig=([^&]+)", sas).group(1)
     tampered = sas.replace(sig, ("B" if sig[0] != "B" else "C") + sig[1:])

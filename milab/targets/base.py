@@ -163,9 +163,19 @@ class Target:
         """A correctly signed token for the principal that expired an hour ago."""
         raise NotImplementedError
 
-    def wait(self, check: Callable[[], Any], what: str) -> Any:
-        return wait_until(check, timeout=self.propagation_timeout, what=what, interval=self.poll_interval,
-                          reports=self.waits)
+    def wait_for(self, fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
+        """Fetch until ``until(result)`` holds or the propagation timeout passes (role assignments
+        and key changes take minutes on Azure); return the last result for the caller to assert on."""
+        last = None
+
+        def check():
+            nonlocal last
+            last = fetch()
+            return until(last)
+
+        wait_until(check, timeout=self.propagation_timeout, what=what, interval=self.poll_interval,
+                   reports=self.waits)
+        return last
 
     def close(self) -> None:
         pass

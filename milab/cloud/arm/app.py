@@ -19,7 +19,7 @@ from . import authorization as authz
 from .base import Call, ResourceType
 from .catalog import TYPES, resource_type
 from .errors import ArmError
-from .ids import Ref, parse, valid_api_version_syntax
+from .ids import parse, valid_api_version_syntax
 from .resources import RESOURCES_API_VERSIONS
 
 if TYPE_CHECKING:  # pragma: no cover
