@@ -97,6 +97,13 @@ class Emulator:
             kid_file.write_text(key.kid)
         return key
 
+    def allowed(self, principal_id: str, action: str, scope: str, data_action: bool = False) -> bool:
+        """RBAC for every emulated service: may the principal perform the (data) action at the scope?"""
+        if not self.config.enforce_rbac:
+            return True
+        return bool(self.evaluator.check({principal_id}, action, scope, self.state.assignments(),
+                                         data_action=data_action))
+
     def spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

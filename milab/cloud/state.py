@@ -114,6 +114,16 @@ class State:
         p = prefix.rstrip("/").lower() + "/"
         return [r for k, r in self.resources.items() if k.startswith(p)]
 
+    def assignments(self) -> list:
+        """Every role assignment, in the form the RBAC evaluator takes."""
+        from .authorization import Assignment
+        out = []
+        for ra in self.role_assignments.values():
+            p = ra["properties"]
+            out.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
+                                  principal_id=p["principalId"], principal_type=p.get("principalType", "")))
+        return out
+
     def vm_for_secret(self, secret: str) -> dict | None:
         rid = self.vm_secrets.get(secret)
         return self.get(rid) if rid else None

@@ -176,7 +176,7 @@ class ArmService:
             return True
         sub_scope = f"/subscriptions/{call.state.subscription_id}"
         return any(authz.scope_contains(sub_scope, a.scope) or authz.scope_contains(a.scope, sub_scope)
-                   for a in call.assignments() if a.principal_id == call.caller_oid)
+                   for a in call.state.assignments() if a.principal_id == call.caller_oid)
 
     def list_subscriptions(self, call: Call) -> dict:
         visible = self._sees_subscription(call)

@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..authorization import Assignment
 from .errors import ArmError
 from .ids import Ref
 
@@ -46,18 +45,8 @@ class Call:
     def caller_oid(self) -> str:
         return self.claims.get("oid", "")
 
-    def assignments(self) -> list[Assignment]:
-        out = []
-        for ra in self.state.role_assignments.values():
-            p = ra["properties"]
-            out.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
-                                  principal_id=p["principalId"], principal_type=p.get("principalType", "")))
-        return out
-
     def can(self, action: str, scope: str) -> bool:
-        if not self.emu.config.enforce_rbac:
-            return True
-        return bool(self.emu.evaluator.check({self.caller_oid}, action, scope, self.assignments()))
+        return self.emu.allowed(self.caller_oid, action, scope)
 
     def authorize(self, action: str, scope: str, code: str = "AuthorizationFailed") -> None:
         if self.can(action, scope):

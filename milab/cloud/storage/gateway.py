@@ -36,7 +36,6 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from ..authorization import Assignment
 from ..tokens import TokenError
 from . import actions
 from .azurite import AzuriteManager, AzuriteUnavailable
@@ -204,20 +203,10 @@ class BlobGateway:
                                  {"WWW-Authenticate": self._challenge()}, detail=_TOKEN_DETAIL.get(e.reason, e.message))
         perm = actions.required_permission(request.method, path, query)
         scope = actions.scope_for(res["id"], perm)
-        if not self.allowed(claims.get("oid", ""), perm, scope):
+        if not self.emu.allowed(claims.get("oid", ""), perm.action, scope, data_action=perm.data_action):
             log.info("denied %s (%s) on %s for %s", perm.operation, perm.action, scope, claims.get("oid"))
             return storage_error(403, "AuthorizationPermissionMismatch", MSG_PERMISSION)
         return None
-
-    def allowed(self, oid: str, perm: actions.Permission, scope: str) -> bool:
-        if not self.emu.config.enforce_rbac:
-            return True
-        assignments = []
-        for ra in self.emu.state.role_assignments.values():
-            p = ra["properties"]
-            assignments.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
-                                          principal_id=p["principalId"]))
-        return bool(self.emu.evaluator.check({oid}, perm.action, scope, assignments, data_action=perm.data_action))
 
     async def forward(self, request: web.Request, account: str, raw: str, headers: dict,
                       body: bytes) -> web.StreamResponse:
