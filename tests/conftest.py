@@ -9,6 +9,8 @@ import pytest
 import requests
 
 from milab.targets.emulator import ENV_VAR, Control, load_env
+from support import operator_token as get_operator_token
+from support import proxied_session
 
 
 @pytest.fixture(scope="session")
@@ -27,21 +29,12 @@ def control(emu_env) -> Control:
 @pytest.fixture(scope="session")
 def http(emu_env) -> requests.Session:
     """A session that goes through the emulator's proxy and trusts its CA, like any client."""
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"http": emu_env["HTTP_PROXY"], "https": emu_env["HTTPS_PROXY"]}
-    s.verify = emu_env["REQUESTS_CA_BUNDLE"]
-    return s
+    return proxied_session(emu_env)
 
 
 @pytest.fixture(scope="session")
 def operator_token(emu_env, http) -> str:
-    r = http.post(f"https://login.microsoftonline.com/{emu_env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
-                  data={"grant_type": "client_credentials", "client_id": emu_env["AZURE_CLIENT_ID"],
-                        "client_secret": emu_env["AZURE_CLIENT_SECRET"],
-                        "scope": "https://management.azure.com/.default"}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
+    return get_operator_token(http, emu_env)
 
 
 class Arm:

@@ -3,38 +3,8 @@ token checks off, or the IMDS contract off) every denial test of the ARM-read an
 token-endpoint families must fail, while the same tests pass against the real emulator."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import pytest
-
-from milab.targets.emulator import ENV_VAR, EmbeddedEmulator
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_scenarios(tmp_path: Path, switch: str, selection: list[str]) -> dict[str, str]:
-    emu = EmbeddedEmulator(extra_args=[switch])
-    try:
-        junit = tmp_path / "junit.xml"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AZURE_", "MILAB_"))}
-        env[ENV_VAR] = str(emu.env_file)
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--no-reports", "-q",
-               f"--junitxml={junit}", "-o", "addopts=", *selection]
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    finally:
-        emu.stop()
-    assert junit.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    outcomes = {}
-    for case in ET.parse(junit).iter("testcase"):
-        name = case.get("name")
-        outcomes[name] = "failed" if case.find("failure") is not None or case.find("error") is not None else \
-            "skipped" if case.find("skipped") is not None else "passed"
-    assert outcomes, proc.stdout[-3000:]
-    return outcomes
+from support import run_scenarios
 
 
 CASES = {
@@ -52,7 +22,7 @@ CASES = {
 
 @pytest.mark.parametrize("switch", sorted(CASES))
 def test_denials_fail_against_a_permissive_emulator(tmp_path, switch):
-    outcomes = run_scenarios(tmp_path, switch, CASES[switch])
-    not_failed = {name: o for name, o in outcomes.items() if o != "failed"}
+    outcomes = run_scenarios(tmp_path, [switch], CASES[switch])
+    not_failed = {o.name: o.outcome for o in outcomes if o.outcome != "failed"}
     assert not not_failed, f"with {switch} these denial checks did not fail: {not_failed}"
     assert len(outcomes) >= len(CASES[switch])

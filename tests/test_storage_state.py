@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.utils
 
-import requests
+from support import operator_token, proxied_session
 
 from milab.cloud.storage.signing import shared_key_authorization
 from milab.targets.emulator import EmbeddedEmulator
@@ -13,19 +13,8 @@ from milab.targets.emulator import EmbeddedEmulator
 API = "2023-01-01"
 
 
-def _session(env):
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"https": env["HTTPS_PROXY"], "http": env["HTTP_PROXY"]}
-    s.verify = env["REQUESTS_CA_BUNDLE"]
-    return s
-
-
 def _arm(s, env):
-    r = s.post(f"https://login.microsoftonline.com/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
-               data={"grant_type": "client_credentials", "client_id": env["AZURE_CLIENT_ID"],
-                     "client_secret": env["AZURE_CLIENT_SECRET"], "scope": "https://management.azure.com/.default"})
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return {"Authorization": f"Bearer {operator_token(s, env)}"}
 
 
 def _blob(s, method, name, raw, key, body=None):
@@ -42,7 +31,7 @@ def test_blobs_and_keys_survive_a_restart(tmp_path):
     first = EmbeddedEmulator(state_dir=tmp_path)
     try:
         env = first.env
-        s = _session(env)
+        s = proxied_session(env)
         h = _arm(s, env)
         rg = f"https://management.azure.com/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/kept"
         assert s.put(f"{rg}?api-version=2021-04-01", json={"location": "westus"}, headers=h).status_code == 201
@@ -57,7 +46,7 @@ def test_blobs_and_keys_survive_a_restart(tmp_path):
         first.stop()
     second = EmbeddedEmulator(state_dir=tmp_path)
     try:
-        s2 = _session(second.env)
+        s2 = proxied_session(second.env)
         r = _blob(s2, "GET", name, "/box/kept.txt", key)
         assert r.status_code == 200 and r.text == "kept", r.text
     finally:

@@ -94,30 +94,26 @@ def _sas_key(res: dict, body: dict) -> str:
     return res[INTERNAL]["keys"][key_to_sign]
 
 
-def list_service_sas(call: Call, res: dict) -> tuple[int, Any]:
+def _list_sas(call: Call, res: dict, kind: str, sign) -> tuple[int, Any]:
+    """listServiceSas / listAccountSas: a SAS token signed with the key the body names."""
     body = call.body if isinstance(call.body, dict) else None
     if body is None:
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: a ServiceSasParameters "
-                                                     "JSON object is required.")
+        raise ArmError(400, "InvalidRequestContent", f"The request content was invalid: a {kind}SasParameters "
+                                                     f"JSON object is required.")
     params = {k: str(v) for k, v in body.items() if v is not None}
     try:
-        token = service_sas(res["name"], _sas_key(res, body), params, sas_version_for(call.api_version))
+        token = sign(res["name"], _sas_key(res, body), params, sas_version_for(call.api_version))
     except SasError as e:
         raise ArmError(400, "InvalidValuesForRequestParameters", str(e)) from None
-    return 200, {"serviceSasToken": token}
+    return 200, {f"{kind.lower()}SasToken": token}
+
+
+def list_service_sas(call: Call, res: dict) -> tuple[int, Any]:
+    return _list_sas(call, res, "Service", service_sas)
 
 
 def list_account_sas(call: Call, res: dict) -> tuple[int, Any]:
-    body = call.body if isinstance(call.body, dict) else None
-    if body is None:
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: an AccountSasParameters "
-                                                     "JSON object is required.")
-    params = {k: str(v) for k, v in body.items() if v is not None}
-    try:
-        token = account_sas(res["name"], _sas_key(res, body), params, sas_version_for(call.api_version))
-    except SasError as e:
-        raise ArmError(400, "InvalidValuesForRequestParameters", str(e)) from None
-    return 200, {"accountSasToken": token}
+    return _list_sas(call, res, "Account", account_sas)
 
 
 class StorageAccount(ResourceType):
