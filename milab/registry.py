@@ -38,6 +38,28 @@ class Tutorial:
     def key(self) -> str:
         return f"{self.family}[{self.variant}]"
 
+    @property
+    def module(self) -> str:
+        """The scenario module (path relative to the repository root)."""
+        return self.test.partition("::")[0]
+
+    @property
+    def param_id(self) -> str | None:
+        """``[variant]`` when the family's tests are parametrised by variant, else None."""
+        return f"[{self.variant}]" if "[" in self.test else None
+
+    def selection(self) -> str:
+        """A ``pytest -k`` term selecting every test of this tutorial: its main test and its denials."""
+        module = self.module.rsplit("/", 1)[-1]
+        return f"({module} and {self.param_id})" if self.param_id else module
+
+    def owns(self, nodeid: str) -> bool:
+        """Does a test node id (any rootdir-relative form) reproduce this tutorial?"""
+        node_file, _, rest = nodeid.partition("::")
+        if node_file.replace("\\", "/").rsplit("/", 1)[-1] != self.module.rsplit("/", 1)[-1]:
+            return False
+        return self.param_id is None or rest.endswith(self.param_id)
+
 
 SEED_2019 = "004_68e52737ddb40452.txt"
 

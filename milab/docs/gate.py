@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from .. import registry
 from . import facts as F
 from .parser import Page, parse_file
-from .rules import _MISSING, Finding, arm_operation, check_page, find_shellcheck
+from .rules import _MISSING, Finding, check_page, find_shellcheck
 
 DOC_SUFFIXES = (".md", ".txt")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -238,19 +238,23 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
     doc_facts: dict[str, dict[str, Any]] = {}
-    nodes: list[str] = []
+    modules: list[str] = []
+    terms: list[str] = []
     for r in affected:
         for key, facts in doc_facts_for_run(r).items():
             doc_facts.setdefault(key, {}).update(facts)
-        for t in r.tutorials:
-            if t.test not in nodes:
-                nodes.append(t.test)
+        for t in r.tutorials:  # every test of the tutorial: its main test and its denials
+            if t.module not in modules:
+                modules.append(t.module)
+            if t.selection() not in terms:
+                terms.append(t.selection())
     facts_file = out_dir / "docs-facts.json"
     facts_file.write_text(json.dumps(doc_facts, indent=2, sort_keys=True), encoding="utf-8")
     junit = out_dir / "docs-scenarios-junit.xml"
     if junit.exists():
         junit.unlink()
-    cmd = [python, "-m", "pytest", *nodes, "--doc-facts", str(facts_file), "--target", target,
+    cmd = [python, "-m", "pytest", *modules, "-k", " or ".join(terms), "--doc-facts", str(facts_file),
+           "--target", target,
            "-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
     env = dict(os.environ)
     try:
@@ -264,10 +268,10 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
     run_findings = []
     for r in affected:
         for t in r.tutorials:
-            mine = [c for c in cases if _matches(c["nodeid"], t.test)]
+            mine = [c for c in cases if t.owns(c["nodeid"])]
             if mine:
                 for c in mine:
-                    test_id = t.test if "::" in t.test else t.test + "::" + c["nodeid"].partition("::")[2]
+                    test_id = t.module + "::" + c["nodeid"].partition("::")[2]
                     r.scenarios.append({"tutorial": t.key, "test": test_id, "outcome": c["outcome"],
                                         "message": c["message"], "time": c["time"]})
             else:
@@ -275,20 +279,6 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
                                     "message": f"no result for {t.test} (pytest exit status {rc}): {tail.strip()[-600:]}",
                                     "time": 0.0})
     return run_findings
-
-
-def _matches(nodeid: str, test: str) -> bool:
-    """Does a junit-derived node id belong to a registry test id? (Module paths are compared
-    by their tail, because junit class names depend on pytest's rootdir.)"""
-    n_file, _, n_rest = nodeid.partition("::")
-    t_file, _, t_rest = test.partition("::")
-    n_parts, t_parts = Path(n_file).parts, Path(t_file).parts
-    k = min(len(n_parts), len(t_parts))
-    if n_parts[-k:] != t_parts[-k:]:
-        return False
-    if not t_rest:
-        return True
-    return n_rest == t_rest or n_rest.startswith(t_rest + "::") or n_rest.startswith(t_rest + "[")
 
 
 def parse_junit(path: Path, repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:
