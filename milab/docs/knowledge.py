@@ -4,10 +4,9 @@
   otherwise from the small fallback table below.
 * Api-versions Azure publishes per resource type (``AZURE_API_VERSIONS``), taken from the
   seeds and the public Azure REST API specifications (azure-rest-api-specs /
-  bicep-types-az). Api-versions the *emulator* accepts come from
-  :mod:`milab.cloud.arm.catalog` (``known_api_versions`` / ``known_actions``) when it is
-  importable; when it is not, the checks only use the Azure table. TODO: once the
-  catalogue covers Storage, Cosmos DB and Key Vault, take the emulator side from it only.
+  bicep-types-az), except for the types the emulator models, whose lists are the
+  emulator's own (one list per type). Api-versions the *emulator* accepts come from
+  :mod:`milab.cloud.arm.catalog` (``known_api_versions`` / ``known_actions``).
 * Deprecated or retired endpoints, modules and services, each with its modern equivalent.
 * ARM template function names (for expression checks).
 """
@@ -86,27 +85,17 @@ def cosmos_role_by_name(name: str) -> str | None:
 
 
 # ---------------------------------------------------------------- api-versions
+# For the types the emulator models, its catalogue is the one list (it accepts what Azure
+# publishes); the other types' lists below come from the public REST API specifications.
+from milab.cloud.arm.authorization import ROLE_ASSIGNMENT_API_VERSIONS as _AUTHZ  # noqa: E402
+from milab.cloud.arm.compute import COMPUTE_API_VERSIONS as _COMPUTE  # noqa: E402
+from milab.cloud.arm.msi import UserAssignedIdentity  # noqa: E402
+from milab.cloud.arm.resources import RESOURCES_API_VERSIONS as _RESOURCES  # noqa: E402
+from milab.cloud.arm.storage import STORAGE_API_VERSIONS as _STORAGE  # noqa: E402
+from milab.cloud.imds import API_VERSIONS as _IMDS  # noqa: E402
 
-_COMPUTE = (
-    "2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-04-30-preview", "2017-03-30", "2017-12-01",
-    "2018-04-01", "2018-06-01", "2018-10-01", "2019-03-01", "2019-07-01", "2019-12-01", "2020-06-01",
-    "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01", "2021-11-01", "2022-03-01", "2022-08-01",
-    "2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
-    "2025-04-01",
-)
-_RESOURCES = (
-    "2014-04-01", "2014-04-01-preview", "2015-01-01", "2015-11-01", "2016-02-01", "2016-06-01", "2016-07-01",
-    "2016-09-01", "2017-05-10", "2018-02-01", "2018-05-01", "2019-03-01", "2019-05-01", "2019-05-10",
-    "2019-07-01", "2019-08-01", "2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01",
-    "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01",
-    "2025-04-01",
-)
-_STORAGE = (
-    "2015-05-01-preview", "2015-06-15", "2016-01-01", "2016-05-01", "2016-12-01", "2017-06-01", "2017-10-01",
-    "2018-02-01", "2018-03-01-preview", "2018-07-01", "2018-11-01", "2019-04-01", "2019-06-01", "2020-08-01-preview",
-    "2021-01-01", "2021-02-01", "2021-04-01", "2021-06-01", "2021-08-01", "2021-09-01", "2022-05-01",
-    "2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01",
-)
+_MSI = UserAssignedIdentity.api_versions
+
 _DOCUMENTDB = (
     "2014-04-01", "2015-04-01", "2015-04-08", "2015-11-06", "2016-03-19", "2016-03-31", "2019-06-01",
     "2019-08-01", "2019-12-12", "2020-03-01", "2020-04-01", "2020-06-01-preview", "2020-09-01", "2021-01-15",
@@ -114,11 +103,6 @@ _DOCUMENTDB = (
     "2022-11-15", "2023-03-15", "2023-04-15", "2023-09-15", "2023-11-15", "2024-05-15", "2024-08-15",
     "2024-11-15", "2025-04-15",
 )
-_MSI = ("2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31",
-        "2023-07-31-preview", "2024-11-30", "2025-01-31-preview")
-_AUTHZ = ("2015-07-01", "2017-09-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview",
-          "2020-03-01-preview", "2020-04-01-preview", "2020-08-01-preview", "2020-10-01", "2020-10-01-preview",
-          "2021-03-01-preview", "2022-04-01", "2022-05-01-preview")
 _WEB = ("2015-08-01", "2016-08-01", "2016-09-01", "2018-02-01", "2018-11-01", "2019-08-01", "2020-06-01",
         "2020-09-01", "2020-10-01", "2020-12-01", "2021-01-01", "2021-01-15", "2021-02-01", "2021-03-01",
         "2022-03-01", "2022-09-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11-01")
@@ -170,12 +154,7 @@ AZURE_ACTIONS: dict[str, set[str]] = {
 #: Key Vault data-plane api-versions
 KEYVAULT_API_VERSIONS = ("2015-06-01", "2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6")
 #: IMDS api-versions (the managed identity token endpoint accepts the IMDS versions from 2018-02-01)
-IMDS_API_VERSIONS = (
-    "2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
-    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15", "2020-09-01",
-    "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-08-01",
-    "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01", "2023-11-15", "2024-03-15",
-)
+IMDS_API_VERSIONS = _IMDS
 #: Azure AD Graph api-versions
 AAD_GRAPH_API_VERSIONS = ("1.5", "1.6", "beta")
 

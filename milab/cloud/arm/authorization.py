@@ -10,7 +10,7 @@ from .base import Call, now_iso
 from .errors import ArmError
 
 ROLE_ASSIGNMENT_API_VERSIONS = (
-    "2014-07-01-preview", "2015-06-01", "2015-07-01", "2017-10-01-preview", "2018-01-01-preview",
+    "2014-07-01-preview", "2015-06-01", "2015-07-01", "2017-09-01", "2017-10-01-preview", "2018-01-01-preview",
     "2018-09-01-preview", "2018-12-01-preview", "2019-08-01-preview", "2020-03-01-preview",
     "2020-04-01-preview", "2020-08-01-preview", "2020-10-01", "2020-10-01-preview", "2021-03-01-preview",
     "2022-01-01-preview", "2022-04-01", "2022-05-01-preview",
