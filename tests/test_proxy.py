@@ -89,3 +89,18 @@ def test_host_matching():
     assert not host_is_emulated("a.b.blob.core.windows.net")
     assert not host_is_emulated("blob.core.windows.net.evil.com")
     assert not host_is_emulated("169.254.169.254")  # IMDS is plain HTTP only
+
+
+def test_instance_metadata_answers_for_the_calling_vm(arm, control, http):
+    rg = arm.group()
+    vm = arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/"
+                         f"win1", "2024-07-01",
+                  {"location": "westus", "properties": {"hardwareProfile": {"vmSize": "Standard_B2s"}, "storageProfile": {
+                      "imageReference": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
+                                         "sku": "2022-datacenter-azure-edition", "version": "latest"}}}}).json()
+    ctx = control.call("GET", "/_milab/vm-context", params={"id": vm["id"]})
+    r = http.get("http://169.254.169.254/metadata/instance?api-version=2021-02-01", headers={"Metadata": "true"},
+                 proxies={"http": ctx["HTTP_PROXY"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    compute = r.json()["compute"]
+    assert compute["resourceId"] == vm["id"] and compute["osType"] == "Windows" and compute["resourceGroupName"] == rg

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .arm.compute import os_type
 from .entra import resource_known
 from .state import Principal
 
@@ -185,9 +186,10 @@ class ImdsService:
             return _error(400, "bad_request", "Bad request. Required metadata header not specified")
         if not request.query.get("api-version"):
             return _error(400, "bad_request", "Bad request. api-version was not specified in the request.")
-        sub, _, rg = vm["id"].split("/")[2], None, vm["id"].split("/")[4]
+        parts = vm["id"].split("/")  # /subscriptions/{sub}/resourceGroups/{rg}/providers/...
+        sub, rg = parts[2], parts[4]
         compute = {"azEnvironment": "AzurePublicCloud", "location": vm.get("location"), "name": vm["name"],
-                   "osType": "Windows" if "windows" in json.dumps(vm.get("properties", {})).lower() else "Linux",
+                   "osType": os_type(vm),
                    "resourceGroupName": rg, "resourceId": vm["id"], "subscriptionId": sub,
                    "vmId": vm["properties"].get("vmId"), "tags": ";".join(f"{k}:{v}" for k, v in
                                                                           (vm.get("tags") or {}).items())}
