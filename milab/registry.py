@@ -137,7 +137,8 @@ TOKEN_ENDPOINT_FACTS: dict[str, Any] = {
 
 TUTORIALS: list[Tutorial] = [_arm_read(v) for v in _ARM_READ_PAGES] + [
     Tutorial("token_endpoint", "http", TOKEN_PAGE,
-             ("Get a token using HTTP", "Error handling", "HTTP response reference"),
+             ("Get a token using HTTP", "Token caching", "Error handling", "HTTP response reference",
+              "Retry guidance"),
              "scenarios/test_token_endpoint.py", TOKEN_ENDPOINT_FACTS),
 ]
 

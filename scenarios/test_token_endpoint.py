@@ -180,3 +180,47 @@ def test_identities_of_another_vm_are_not_available(rg, user_identity, vm_factor
                             ("mi_res_id", ids[0].id)):
         _imds_error(bystander.imds_token(f["imds_resource"], f["imds_api_version"], **{selector: value}),
                     400, "invalid_request", f"another VM's identity by {selector}")
+
+
+# -- error handling and retry guidance ---------------------------------------------------------------
+@pytest.mark.parametrize("status, error", [(404, "not_found"), (429, "too_many_requests"), (500, "unknown")],
+                         ids=["404-updating", "429-throttled", "500-transient"])
+def test_transient_errors_carry_error_and_description(system_vm, target, tutorial_facts, status, error):
+    """Error handling: a failed request's body is JSON with ``error`` and ``error_description``."""
+    f = tutorial_facts
+    target.inject_imds_faults(system_vm, [status])
+    _imds_error(system_vm.imds_token(f["imds_resource"], f["imds_api_version"]), status, error,
+                f"IMDS answering {status}")
+    assert_ok(system_vm.imds_token(f["imds_resource"], f["imds_api_version"]), "the request after the failure")
+
+
+SDK_TOKEN = """
+import sys
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import ManagedIdentityCredential
+try:
+    ManagedIdentityCredential().get_token("https://management.azure.com/.default")
+except ClientAuthenticationError as e:
+    print("refused:", type(e).__name__)
+    sys.exit(1)
+print("token acquired")
+"""
+
+
+@pytest.mark.parametrize("status", [404, 429, 500, 503])
+def test_sdk_retries_what_the_guidance_says_to_retry(system_vm, target, status):
+    """Retry guidance: 404, 429 and 5xx are retried; azure-identity does, and then succeeds."""
+    before = target.imds_request_count(system_vm)
+    target.inject_imds_faults(system_vm, [status])
+    result = system_vm.python(SDK_TOKEN, packages=("azure-identity",))
+    assert result.status == 0 and "token acquired" in result.body, (result.body[-400:], result.stderr[-400:])
+    assert target.imds_request_count(system_vm) - before == 2, "one failed request, one retry"
+
+
+def test_sdk_does_not_retry_a_request_error(system_vm, target):
+    """Retry guidance: 4xx errors are design-time errors and are not retried."""
+    before = target.imds_request_count(system_vm)
+    target.inject_imds_faults(system_vm, [400])
+    result = system_vm.python(SDK_TOKEN, packages=("azure-identity",))
+    assert result.status == 1 and "refused" in result.body, (result.body[-400:], result.stderr[-400:])
+    assert target.imds_request_count(system_vm) - before == 1, "a 400 must not be retried"

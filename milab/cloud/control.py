@@ -45,6 +45,15 @@ class ControlService:
                 code, out, err = await self.emu.guests.run(vm_id, str(body.get("script", "")),
                                                           float(body.get("timeout", 300)))
                 return web.json_response({"exit_code": code, "stdout": out, "stderr": err})
+            if path == "/_milab/imds-faults" and request.method == "POST":
+                body = await request.json()
+                vm_id = str(body.get("vm_id", ""))
+                if self.emu.state.get(vm_id) is None:
+                    return _err(404, f"No emulated VM '{vm_id}'.")
+                self.emu.imds.inject(vm_id, [int(s) for s in body.get("statuses", [])])
+                return web.json_response({"pending": self.emu.imds.faults.get(vm_id.lower(), [])})
+            if path == "/_milab/imds-requests" and request.method == "GET":
+                return web.json_response({"count": self.emu.imds.requests.get(request.query.get("id", "").lower(), 0)})
             if path == "/_milab/config":
                 if request.method == "POST":
                     body = await request.json()

@@ -35,6 +35,16 @@ API_VERSIONS = ("2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03
                 "2021-12-13", "2023-07-01", "2023-11-15", "2024-03-15", "2025-04-07")
 TOKEN_LIFETIME = 86399
 REFRESH_MARGIN = 300  # a cached token is reused until this close to expiry
+# What IMDS answers in the transient failures the token page's error table lists (injected
+# through the control API, so clients' retry behaviour can be tested).
+FAULTS = {
+    400: ("invalid_request", "Injected: the request was refused."),
+    404: ("not_found", "IMDS endpoint is updating."),
+    410: ("gone", "IMDS endpoint is updating."),
+    429: ("too_many_requests", "IMDS throttle limit reached."),
+    500: ("unknown", "Failed to retrieve token from the Active directory."),
+    503: ("service_unavailable", "The managed identity subsystem is temporarily unavailable."),
+}
 
 
 def _error(status: int, error: str, description: str) -> web.Response:
@@ -56,6 +66,14 @@ class ImdsService:
     def __init__(self, emu: "Emulator"):
         self.emu = emu
         self.cache: dict[tuple[str, str], tuple[str, dict]] = {}
+        self.faults: dict[str, list[int]] = {}  # VM id (lower case) -> statuses to answer next
+        self.requests: dict[str, int] = {}  # VM id (lower case) -> token requests seen
+
+    def inject(self, vm_id: str, statuses: list[int]) -> None:
+        unknown = [s for s in statuses if s not in FAULTS]
+        if unknown:
+            raise ValueError(f"IMDS faults can be {sorted(FAULTS)}, not {unknown}")
+        self.faults.setdefault(vm_id.lower(), []).extend(statuses)
 
     async def handle(self, request: web.Request) -> web.Response:
         vm = self.emu.state.vm_for_secret(vm_secret_from_proxy_auth(request.headers.get("Proxy-Authorization")) or "")
@@ -72,6 +90,12 @@ class ImdsService:
             if request.path.startswith("/metadata/instance"):
                 return self.instance(request, vm)
             return _error(404, "not_found", f"The path '{request.path}' does not exist.")
+        key = vm["id"].lower()
+        self.requests[key] = self.requests.get(key, 0) + 1
+        if self.faults.get(key):
+            status = self.faults[key].pop(0)
+            error, description = FAULTS[status]
+            return _error(status, error, description)
         if request.headers.get("Metadata") != "true":
             return _error(400, "bad_request_102", "Required metadata header not specified")
         if request.method != "GET":

@@ -41,3 +41,9 @@ class AzureTarget(Target):
 
     def expired_token(self, principal_id: str, audience: str) -> str:
         pytest.skip("Entra cannot be asked for an already-expired token; the expiry check runs on the emulator")
+
+    def inject_imds_faults(self, vm: Vm, statuses: list[int]) -> None:
+        pytest.skip("Azure's IMDS cannot be made to fail on demand; retry behaviour is checked on the emulator")
+
+    def imds_request_count(self, vm: Vm) -> int:
+        pytest.skip("Azure's IMDS does not report how many requests it saw")

@@ -163,6 +163,14 @@ class Target:
         """A correctly signed token for the principal that expired an hour ago."""
         raise NotImplementedError
 
+    def inject_imds_faults(self, vm: Vm, statuses: list[int]) -> None:
+        """Make the VM's IMDS answer its next token requests with these statuses."""
+        raise NotImplementedError
+
+    def imds_request_count(self, vm: Vm) -> int:
+        """How many token requests the VM's IMDS has seen."""
+        raise NotImplementedError
+
     def wait_for(self, fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
         """Fetch until ``until(result)`` holds or the propagation timeout passes (role assignments
         and key changes take minutes on Azure); return the last result for the caller to assert on."""

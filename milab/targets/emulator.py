@@ -90,6 +90,12 @@ class EmulatorTarget(Target):
         r = self.control.call("POST", "/_milab/run", json={"vm_id": vm.id, "script": script, "timeout": 300})
         return r["exit_code"], r["stdout"], r["stderr"]
 
+    def inject_imds_faults(self, vm: Vm, statuses: list[int]) -> None:
+        self.control.call("POST", "/_milab/imds-faults", json={"vm_id": vm.id, "statuses": statuses})
+
+    def imds_request_count(self, vm: Vm) -> int:
+        return self.control.call("GET", "/_milab/imds-requests", params={"id": vm.id})["count"]
+
     def expired_token(self, principal_id: str, audience: str) -> str:
         r = self.control.call("POST", "/_milab/tokens", json={"object_id": principal_id, "audience": audience,
                                                               "issued_offset": -7200, "lifetime": 3600})
