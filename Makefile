@@ -10,7 +10,7 @@ WORKERS ?= 2
 APT_PACKAGES := curl shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps scenarios test bench clean
+.PHONY: deps scenarios test bench nightly clean
 
 NPM_STAMP := infra/node_modules/.milab-installed
 
@@ -40,6 +40,12 @@ scenarios: deps
 
 test: deps
 	$(PY) -m pytest tests scenarios -n $(WORKERS) -p no:cacheprovider
+
+# The nightly run against a sandbox subscription (AZURE_SUBSCRIPTION_ID and an operator credential
+# in the environment); then sweep what earlier crashed runs left behind.
+nightly: deps
+	$(PY) -m pytest scenarios --target azure -n 4 -p no:cacheprovider; status=$$?; \
+	$(PY) -m milab janitor; exit $$status
 
 bench: deps
 	$(PY) bench/emulator.py
