@@ -204,6 +204,19 @@ def redact(text: str) -> str:
     return _redact(text, MASK)
 
 
+def redact_data(data: Any, redactor: Callable[[str], str] | None = None) -> Any:
+    """Redact every string in JSON-like data (lists, dicts, scalars) with ``redactor``
+    (default :func:`redact`); other values pass unchanged."""
+    fn = redactor or redact
+    if isinstance(data, str):
+        return fn(data)
+    if isinstance(data, list):
+        return [redact_data(v, fn) for v in data]
+    if isinstance(data, dict):
+        return {k: redact_data(v, fn) for k, v in data.items()}
+    return data
+
+
 def redact_markup(text: str) -> str:
     """Like :func:`redact` but masks with ``&lt;redacted&gt;``, for XML/HTML files."""
     if not text:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..redact import redact as redact_secrets
+from ..redact import redact_data
 from .gate import PageResult
 from .rules import Finding
 
@@ -23,16 +24,6 @@ def redact(text: str) -> str:
     if not text:
         return text
     return _JWT_FRAGMENT.sub("eyJ<redacted>", redact_secrets(text))
-
-
-def _deep_redact(x: Any) -> Any:
-    if isinstance(x, str):
-        return redact(x)
-    if isinstance(x, list):
-        return [_deep_redact(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _deep_redact(v) for k, v in x.items()}
-    return x
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
@@ -66,7 +57,7 @@ def to_json(results: list[PageResult], run_findings: list[Finding], meta: dict[s
             "facts": r.facts.as_dict(),
         } for r in results],
     }
-    return _deep_redact(data)
+    return redact_data(data, redact)
 
 
 def to_markdown(results: list[PageResult], run_findings: list[Finding], meta: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ from typing import Any, Generator
 
 import pytest
 
-from milab.redact import RedactingFilter, contains_secret, redact, redact_markup
+from milab.redact import RedactingFilter, contains_secret, redact, redact_data, redact_markup
 from milab.reporting.matrix import MATRIX_JSON, MATRIX_MD, MatrixRow, write_matrix
 
 try:  # the TerminalRepr base lives in a private module; keep a fallback
@@ -315,23 +315,13 @@ def redact_report(report: Any) -> None:
 _JSONBLOB = re.compile(r'(data-jsonblob=")([^"]*)(")')
 
 
-def _scrub_json(data: Any) -> Any:
-    if isinstance(data, str):
-        return redact_markup(data)
-    if isinstance(data, list):
-        return [_scrub_json(v) for v in data]
-    if isinstance(data, dict):
-        return {k: _scrub_json(v) for k, v in data.items()}
-    return data
-
-
 def redact_html_text(text: str) -> str:
     """Redact a pytest-html report: the JSON test data blob, then the whole page."""
     match = _JSONBLOB.search(text)
     if match:
         try:
             data = json.loads(_html.unescape(match.group(2)))
-            clean = _scrub_json(data)
+            clean = redact_data(data, redact_markup)
             if clean != data:
                 blob = _html.escape(json.dumps(clean), quote=True)
                 text = text[:match.start(2)] + blob + text[match.end(2):]
