@@ -156,3 +156,60 @@ def test_put_replaces_identity(arm, rg, identities):
     assert r.status_code == 200
     got = r.json()["identity"]
     assert got["type"] == "UserAssigned" and list(got["userAssignedIdentities"]) == [identities[1]["id"]]
+
+
+# -- the shared identity model on types the emulator stores generically -----------------------------
+ACI = "Microsoft.ContainerInstance/containerGroups"
+
+
+def generic_path(arm, rg, name="cg1"):
+    return f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/{ACI}/{name}"
+
+
+def _assign_reader(arm, rg, principal):
+    return arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Authorization/"
+                           f"roleAssignments/{uuid.uuid4()}", "2022-04-01",
+                    {"properties": {"principalId": principal, "roleDefinitionId":
+                                    "/providers/Microsoft.Authorization/roleDefinitions/"
+                                    "acdd72a7-3385-48ef-bd42-f606fba81ae7"}})
+
+
+def test_generic_type_keeps_identity_with_real_principals(arm, rg, identities):
+    ua = identities[0]
+    r = arm.call("PUT", generic_path(arm, rg), "2023-05-01",
+                 {"location": "westus", "properties": {"osType": "Linux"},
+                  "identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {ua["id"]: {}}}})
+    assert r.status_code == 201, r.text
+    got = r.json()["identity"]
+    assert got["type"] == "SystemAssigned, UserAssigned"
+    uuid.UUID(got["principalId"])
+    assert got["userAssignedIdentities"][ua["id"]]["principalId"] == ua["properties"]["principalId"]
+    # the system-assigned identity is a principal that can be granted a role
+    assert _assign_reader(arm, rg, got["principalId"]).status_code == 201
+    assert arm.call("GET", generic_path(arm, rg), "2023-05-01").json()["identity"] == got
+
+
+def test_generic_put_without_identity_removes_it_and_delete_removes_the_principal(arm, rg):
+    body = {"location": "westus", "properties": {}, "identity": {"type": "SystemAssigned"}}
+    first = arm.call("PUT", generic_path(arm, rg, "cg2"), "2023-05-01", body).json()["identity"]["principalId"]
+    again = arm.call("PUT", generic_path(arm, rg, "cg2"), "2023-05-01", body).json()["identity"]["principalId"]
+    assert again == first, "a PUT that keeps the system-assigned identity keeps its principal"
+    r = arm.call("PUT", generic_path(arm, rg, "cg2"), "2023-05-01", {"location": "westus", "properties": {}})
+    assert r.status_code == 200 and "identity" not in r.json(), r.text
+    assert _assign_reader(arm, rg, first).json()["error"]["code"] == "PrincipalNotFound"
+    body2 = dict(body, identity={"type": "SystemAssigned"})
+    pid = arm.call("PUT", generic_path(arm, rg, "cg3"), "2023-05-01", body2).json()["identity"]["principalId"]
+    assert arm.call("DELETE", generic_path(arm, rg, "cg3"), "2023-05-01").status_code in (200, 202, 204)
+    assert _assign_reader(arm, rg, pid).json()["error"]["code"] == "PrincipalNotFound"
+
+
+def test_put_on_existing_vm_keeps_its_principal_and_context(arm, rg, control):
+    r = arm.call("PUT", vm_path(arm, rg, "vmk"), NEW, vm_body({"type": "SystemAssigned"}))
+    pid = r.json()["identity"]["principalId"]
+    vm_id = r.json()["id"]
+    before = control.call("GET", "/_milab/vm-context", params={"id": vm_id})
+    r = arm.call("PUT", vm_path(arm, rg, "vmk"), NEW, vm_body({"type": "SystemAssigned"}))
+    assert r.json()["identity"]["principalId"] == pid
+    assert r.json()["properties"]["vmId"] == arm.call("GET", vm_path(arm, rg, "vmk"), NEW).json()["properties"]["vmId"]
+    assert control.call("GET", "/_milab/vm-context", params={"id": vm_id}) == before, \
+        "a PUT on an existing VM keeps its guest credential"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .arm import identity
 from .arm.compute import os_type
 from .entra import resource_known
 from .state import Principal
@@ -152,18 +153,9 @@ class ImdsService:
                                              "not_before": str(claims["nbf"]), "resource": resource,
                                              "token_type": "Bearer"}), content_type="application/json")
 
-    def identities(self, vm: dict) -> tuple[Principal | None, list[Principal]]:
-        ident = (vm.get("_milab") or {}).get("identity") or {}
-        state = self.emu.state
-        system = state.principals.get(ident.get("system") or "")
-        users = []
-        for uid in ident.get("user") or []:
-            res = state.get(uid)
-            if res:
-                p = state.principals.get(res["properties"]["principalId"])
-                if p:
-                    users.append(p)
-        return system, users
+    def identities(self, host: dict) -> tuple[Principal | None, list[Principal]]:
+        """The identities of a host resource (VM, scale set, container group, site ...)."""
+        return identity.principals(self.emu.state, host)
 
     def select(self, vm: dict, selectors: dict) -> tuple[Principal | None, web.Response | None]:
         system, users = self.identities(vm)

@@ -16,6 +16,7 @@ from aiohttp import web
 from ..authorization import required_action
 from ..tokens import TokenError, bearer
 from . import authorization as authz
+from . import identity
 from .base import Call, ResourceType
 from .catalog import TYPES, resource_type
 from .errors import ArmError
@@ -287,8 +288,10 @@ class ArmService:
     def _delete(self, call: Call, existing: dict) -> None:
         for child in sorted(call.state.children(existing["id"]), key=lambda r: -len(r["id"])):
             resource_type(child["type"]).on_delete(call, child)
+            identity.on_delete(call, child)
             call.state.delete(child["id"])
         resource_type(existing["type"]).on_delete(call, existing)
+        identity.on_delete(call, existing)
         call.state.delete(existing["id"])
         authz.delete_assignments_below(call, existing["id"])
 

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import identity
 from .errors import ArmError
 from .ids import Ref
 
@@ -76,6 +77,9 @@ class ResourceType:
     api_versions: tuple[str, ...] | None = None  # None: any well-formed api-version
     location_required = True
     actions: dict[str, Callable[["Call", dict], Any]] = {}
+    # How the type spells its managed identities (identity.py); None: the type has none.
+    # Types stored generically keep an ``identity`` block and get real principals for it.
+    identity_style: identity.IdentityStyle | None = identity.GENERIC
 
     def __init__(self, type_name: str | None = None, api_versions: tuple[str, ...] | None = None):
         if type_name:
@@ -91,10 +95,11 @@ class ResourceType:
         if self.location_required and existing is None and not body.get("location"):
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
 
-    def create(self, call: Call, rid: str, body: dict) -> dict:
+    def document(self, call: Call, rid: str, body: dict) -> dict:
+        """The stored form of a PUT body (without the emulator's internal record)."""
         props = dict(body.get("properties") or {})
         props["provisioningState"] = "Succeeded"
-        res = {"id": rid, "name": call.ref.name, "type": self.type, "properties": props}
+        res = {"id": rid, "name": rid.rstrip("/").rsplit("/", 1)[-1], "type": self.type, "properties": props}
         if body.get("location"):
             res["location"] = _norm_location(body["location"])
         if "tags" in body:
@@ -102,36 +107,57 @@ class ResourceType:
         for k in ("sku", "kind", "zones", "plan", "extendedLocation"):
             if k in body:
                 res[k] = body[k]
+        return res
+
+    def create(self, call: Call, rid: str, body: dict) -> dict:
+        res = self.document(call, rid, body)
         res[INTERNAL] = {"created": now_iso()}
+        self.apply_identity(call, res, body, merge=False)
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
         """PUT on an existing resource: the body replaces what the caller may set."""
-        res = self.create(call, existing["id"], body)
+        res = self.document(call, existing["id"], body)
         res.setdefault("location", existing.get("location"))
-        res[INTERNAL] = existing.get(INTERNAL, {})
+        res[INTERNAL] = dict(existing.get(INTERNAL) or {})
+        self.apply_identity(call, res, body, merge=False)
         return res
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
-        """PATCH: merge the body into the resource (tags and properties)."""
+        """PATCH: merge the body into the resource (tags, properties and identity)."""
         if not isinstance(body, dict):
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                                                          "deserialized: the body must be a JSON object.")
         res = dict(existing)
+        res[INTERNAL] = dict(existing.get(INTERNAL) or {})
         if "tags" in body:
             res["tags"] = body.get("tags") or {}
         if isinstance(body.get("properties"), dict):
             props = dict(res.get("properties") or {})
             props.update(body["properties"])
             res["properties"] = props
+        self.apply_identity(call, res, body, merge=True)
         return res
+
+    def apply_identity(self, call: Call, res: dict, body: dict, merge: bool) -> None:
+        """Apply the body's ``identity`` (PATCH without one keeps the current identities)."""
+        if self.identity_style is None or (merge and "identity" not in body):
+            return
+        identity.apply(call, res, body.get("identity"), merge, self.identity_style)
 
     def on_delete(self, call: Call, existing: dict) -> None:
         """Hook for side effects of deletion (service principals, child resources)."""
 
     # -- read -------------------------------------------------------------------------
     def render(self, call: Call, res: dict) -> dict:
-        return {k: v for k, v in res.items() if k != INTERNAL}
+        out = {k: v for k, v in res.items() if k != INTERNAL}
+        if self.identity_style is not None:
+            ident = identity.render(call, res, self.identity_style)
+            if ident:
+                out["identity"] = ident
+            else:
+                out.pop("identity", None)
+        return out
 
 
 def _norm_location(loc: str) -> str:

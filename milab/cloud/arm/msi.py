@@ -5,6 +5,7 @@ import re
 
 from .base import INTERNAL, Call, ResourceType
 from .errors import ArmError
+from .identity import user_identity_resource
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
 
@@ -13,6 +14,7 @@ class UserAssignedIdentity(ResourceType):
     type = "Microsoft.ManagedIdentity/userAssignedIdentities"
     api_versions = ("2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
                     "2023-01-31", "2023-07-31-preview", "2024-11-30", "2025-01-31-preview")
+    identity_style = None  # an identity is not a host of identities
 
     def validate(self, call: Call, body: dict, existing: dict | None) -> None:
         super().validate(call, body, existing)
@@ -52,11 +54,7 @@ class UserAssignedIdentity(ResourceType):
         call.state.remove_principal(existing["properties"].get("principalId"))
 
 
-def identity_resource(call: Call, resource_id: str) -> dict | None:
-    res = call.state.get(resource_id)
-    if res and res["type"].lower() == UserAssignedIdentity.type.lower():
-        return res
-    return None
+identity_resource = user_identity_resource
 
 
 __all__ = ["UserAssignedIdentity", "identity_resource", "INTERNAL"]

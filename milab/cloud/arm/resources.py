@@ -21,6 +21,7 @@ _RG_NAME = re.compile(r"^[-\w._()]{1,90}$", re.UNICODE)
 class Subscription(ResourceType):
     type = "Microsoft.Resources/subscriptions"
     api_versions = RESOURCES_API_VERSIONS
+    identity_style = None
 
     def document(self, call: Call) -> dict:
         s = call.state
@@ -34,6 +35,7 @@ class Subscription(ResourceType):
 class ResourceGroup(ResourceType):
     type = "Microsoft.Resources/subscriptions/resourceGroups"
     api_versions = RESOURCES_API_VERSIONS
+    identity_style = None
 
     def validate(self, call: Call, body: dict, existing: dict | None) -> None:
         super().validate(call, body, existing)

@@ -204,12 +204,14 @@ class BlobService(ResourceType):
     type = BLOB_SERVICE_TYPE
     api_versions = CONTAINER_API_VERSIONS
     location_required = False
+    identity_style = None
 
 
 class BlobContainer(ResourceType):
     type = CONTAINER_TYPE
     api_versions = CONTAINER_API_VERSIONS
     location_required = False
+    identity_style = None
 
     def validate(self, call: Call, body: dict, existing: dict | None) -> None:
         super().validate(call, body, existing)
