@@ -163,7 +163,11 @@ def test_delete_group_deletes_what_is_in_it(arm):
     ident = _identity(arm, rg)
     scope = f"/subscriptions/{arm.sub}/resourceGroups/{rg}"
     ra = _assign(arm, scope, ident["properties"]["principalId"])
-    assert arm.call("DELETE", scope).status_code == 200
+    deleting = arm.call("DELETE", scope)
+    assert deleting.status_code == 202 and deleting.headers["Location"].startswith(
+        f"https://management.azure.com/subscriptions/{arm.sub}/operationresults/"), deleting.headers
+    done = arm.http.get(deleting.headers["Location"], headers={"Authorization": f"Bearer {arm.token}"}, timeout=30)
+    assert done.status_code == 200 and done.content == b"", done.text
     assert arm.call("GET", ident["id"], "2024-11-30").status_code == 404
     gone = arm.call("GET", ra.json()["id"], "2022-04-01")
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "RoleAssignmentNotFound", gone.text

@@ -6,6 +6,7 @@ at the addressed scope, *before* existence is looked at, as ARM does.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import uuid
@@ -14,14 +15,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..authorization import required_action
+from ..bodies import ARM_MAX_BODY, BodyError, parse_json, read_limited
 from ..tokens import TokenError, bearer
 from . import authorization as authz
 from . import identity
-from .base import Call, ResourceType
+from .base import Call, ResourceType, check_envelope, invalid_content
 from .catalog import TYPES, resource_type
 from .errors import ArmError
+from .filters import Filter, resource_groups_filter, resources_filter
 from .ids import parse, valid_api_version_syntax
-from .resources import RESOURCES_API_VERSIONS
+from .resources import RESOURCES_API_VERSIONS, ResourceGroup
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..server import Emulator
@@ -41,6 +44,18 @@ _TOKEN_ERRORS = {
     "expired": ("ExpiredAuthenticationToken", None),
     "not_yet_valid": ("InvalidAuthenticationToken", None),
 }
+
+
+# The methods ARM routes; anything else (OPTIONS, TRACE, PROPFIND, ...) is refused at the door.
+ARM_METHODS = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "POST")
+
+
+def method_not_allowed(method: str, where: str, allow: str = "GET, HEAD, PUT, PATCH, DELETE") -> ArmError:
+    """405 in ARM's envelope, as ARM relays it from a provider: {"error": {"code": "MethodNotAllowed",
+    "message": "The HTTP method 'POST' is not supported on the resource '<url>'."}}
+    (recorded in Azure/azure-powershell#9709)."""
+    return ArmError(405, "MethodNotAllowed", f"The HTTP method '{method}' is not supported on the resource "
+                                             f"'{where}'.", {"Allow": allow})
 
 
 def _json(status: int, body: Any, headers: dict | None = None) -> web.Response:
@@ -70,6 +85,8 @@ class ArmService:
             raise ArmError(401, "AuthenticationFailed",
                            "Authentication failed. The 'Authorization' header is provided in an invalid format.",
                            challenge)
+        if token is not None and not token.isascii():  # a JWT is ASCII; other bytes are no token at all
+            raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.", challenge)
         try:
             return self.emu.tokens.validate(token, ARM_AUDIENCES)
         except TokenError as e:
@@ -83,15 +100,8 @@ class ArmService:
     # -- entry point --------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            body = None
-            if request.method in ("PUT", "PATCH", "POST") and request.can_read_body:
-                raw = await request.read()
-                if raw.strip():
-                    try:
-                        body = json.loads(raw)
-                    except ValueError as e:
-                        raise ArmError(400, "InvalidRequestContent",
-                                       f"The request content was invalid and could not be deserialized: {e}.")
+            # ARM authenticates before it looks at anything else, the body included: an
+            # unauthenticated request is a 401 whatever it carries.
             claims = self.authenticate(request)
             api_version = request.query.get("api-version")
             ref = parse(request.path)
@@ -102,14 +112,31 @@ class ArmService:
                 raise ArmError(400, "InvalidApiVersionParameter",
                                f"The api-version '{api_version}' is invalid. The supported versions are "
                                f"'{','.join(RESOURCES_API_VERSIONS[-5:])}'.")
-            call = Call(self.emu, request.method.upper(), ref, api_version, dict(request.query), body, claims)
+            method = request.method.upper()
+            if method not in ARM_METHODS:
+                raise method_not_allowed(method, str(request.url))
+            body = await self.read_body(request) if method in ("PUT", "PATCH", "POST") else None
+            call = Call(self.emu, method, ref, api_version, dict(request.query), body, claims)
             status, out = self.route(call)
-            mutated = call.method in ("PUT", "PATCH", "DELETE", "POST")
-            if mutated:
+            if method in ("PUT", "PATCH", "DELETE", "POST"):
                 self.emu.state.save()
             return _json(status, out, call.headers)
         except ArmError as e:
             return error_response(e)
+
+    @staticmethod
+    async def read_body(request: web.Request) -> Any:
+        """The one JSON body reader of ARM: bounded in size and depth, and never an exception
+        other than ARM's own errors, whatever the bytes are."""
+        try:
+            return parse_json(await read_limited(request, ARM_MAX_BODY))
+        except BodyError as e:
+            if e.reason == "too_large":
+                # Azure: "Code=RequestContentTooLarge; Message=The request content size exceeds the
+                # maximum size of 4 MB." (Azure/ALZ-Bicep#833, Azure/avdaccelerator#632)
+                raise ArmError(413, "RequestContentTooLarge",
+                               "The request content size exceeds the maximum size of 4 MB.") from None
+            raise invalid_content(e.message) from None
 
     # -- routing ------------------------------------------------------------------------------
     def route(self, call: Call) -> tuple[int, Any]:
@@ -122,6 +149,12 @@ class ArmService:
             raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
         if ref.subscription.lower() != call.state.subscription_id.lower():
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{ref.subscription}' could not be found.")
+        at_subscription = ref.scope.lower() == f"/subscriptions/{ref.subscription}".lower()
+        if ref.namespace and not ref.types and at_subscription:
+            return self.provider(call)  # /subscriptions/{s}/providers/{namespace}
+        if ref.namespace and at_subscription and ref.tail == "" and len(ref.types) == 1 and \
+                ref.types[0].lower() in ("register", "unregister"):
+            return self.register_provider(call)
         if ref.namespace and ref.namespace.lower() == "microsoft.authorization":
             return self.authorization(call)
         if ref.namespace and len(ref.types) >= 2 and ref.types[0].lower() == "locations" and \
@@ -131,19 +164,27 @@ class ArmService:
             if ref.resource_group is None:
                 if ref.tail is None:
                     return self.subscription(call)
+                if ref.operation is not None:
+                    return self.operation_result(call)
                 if ref.tail.lower() == "resourcegroups":
-                    return self.list_type(call, "Microsoft.Resources/subscriptions/resourceGroups",
-                                          ref.scope, self._resource_groups(call))
+                    return self.list_type(call, "Microsoft.Resources/subscriptions/resourceGroups", ref.scope,
+                                          self._filtered(call, self._resource_groups(call), resource_groups_filter))
                 if ref.tail.lower() == "resources":
-                    return self.list_type(call, None, ref.scope, self._all_resources(call, ref.scope))
+                    return self.list_type(call, None, ref.scope, self._filtered(
+                        call, self._all_resources(call, ref.scope), resources_filter))
                 if ref.tail.lower() == "providers":
-                    return 200, {"value": []}
+                    if call.method != "GET":
+                        raise method_not_allowed(call.method, self._url(call), "GET")
+                    return 200, {"value": [self._provider_doc(call, ns) for ns in self._namespaces()]}
                 raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
             if ref.tail is None:
                 return self.resource(call, TYPES["microsoft.resources/subscriptions/resourcegroups"], ref.scope)
-            if ref.tail.lower() == "resources" and call.method == "GET":
+            if ref.tail.lower() == "resources":
+                if call.method != "GET":
+                    raise method_not_allowed(call.method, self._url(call), "GET")
                 self._require_group(call)
-                return self.list_type(call, None, ref.scope, self._all_resources(call, ref.scope))
+                return self.list_type(call, None, ref.scope, self._filtered(
+                    call, self._all_resources(call, ref.scope), resources_filter))
             raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
         rt = resource_type(ref.type)
         if ref.tail is not None:
@@ -151,11 +192,60 @@ class ArmService:
             if call.method == "GET":
                 child_type = f"{ref.type}/{ref.tail}" if ref.tail else ref.type
                 return self._list_children(call, child_type)
-            if call.method == "POST":
+            if call.method == "POST" and ref.tail:
                 return self.action(call, rt, ref.tail)
-            raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{call.method}' is not supported "
-                                                     f"on '{ref.path}'.")
+            raise method_not_allowed(call.method, self._url(call), "GET, POST" if ref.tail else "GET")
         return self.resource(call, rt, ref.id)
+
+    @staticmethod
+    def _url(call: Call) -> str:
+        return f"{call.base_url}{call.ref.path}?api-version={call.api_version}"
+
+    # -- providers ----------------------------------------------------------------------------
+    def _namespaces(self) -> list[str]:
+        names = {rt.type.split("/", 1)[0] for rt in TYPES.values() if not rt.type.startswith("Microsoft.Resources/")}
+        return sorted(names | {authz.RA_TYPE.split("/", 1)[0]})
+
+    def _provider_doc(self, call: Call, namespace: str) -> dict:
+        """A resource provider as ``GET /subscriptions/{s}/providers/{namespace}`` describes it
+        (shape of the specs' GetProvider example): the types and api-versions the emulator accepts."""
+        types = [(rt.type, rt.api_versions) for rt in TYPES.values()]
+        types += [(authz.RA_TYPE, authz.ROLE_ASSIGNMENT_API_VERSIONS),
+                  (authz.RD_TYPE, authz.ROLE_DEFINITION_API_VERSIONS)]
+        canonical = next((t.split("/", 1)[0] for t, _ in types if t.split("/", 1)[0].lower() == namespace.lower()),
+                         namespace)
+        resource_types = [{"resourceType": t.split("/", 1)[1], "locations": [],
+                           "apiVersions": sorted(versions or (), reverse=True)}
+                          for t, versions in types if t.split("/", 1)[0].lower() == namespace.lower()]
+        return {"id": f"/subscriptions/{call.state.subscription_id}/providers/{canonical}", "namespace": canonical,
+                "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+                "resourceTypes": resource_types}
+
+    def provider(self, call: Call) -> tuple[int, Any]:
+        if call.method != "GET":
+            raise method_not_allowed(call.method, self._url(call), "GET")
+        if not self._sees_subscription(call):
+            call.authorize("Microsoft.Resources/subscriptions/providers/read", call.ref.scope)
+        return 200, self._provider_doc(call, call.ref.namespace)
+
+    def register_provider(self, call: Call) -> tuple[int, Any]:
+        """``POST /subscriptions/{s}/providers/{namespace}/register``: every namespace is registered."""
+        if call.method != "POST":
+            raise method_not_allowed(call.method, self._url(call), "POST")
+        call.authorize(f"{call.ref.namespace}/{call.ref.types[0].lower()}/action", call.ref.scope)
+        return 200, self._provider_doc(call, call.ref.namespace)
+
+    def _filtered(self, call: Call, items: list[dict], make_filter) -> list[dict]:
+        flt = call.query.get("$filter")
+        if flt is None:
+            return items
+        f: Filter = make_filter(flt)
+        out = [r for r in items if f.predicate(r)]
+        if f.by_tag_value and make_filter is resources_filter:
+            # "when resources are filtered by tag name and value, the original tags for each resource
+            # will not be returned in the results" (Resources_List, $filter)
+            out = [{k: v for k, v in r.items() if k != "tags"} for r in out]
+        return out
 
     def _check_api_version(self, call: Call, rt: ResourceType) -> None:
         if rt.api_versions is None or call.api_version in rt.api_versions:
@@ -196,8 +286,13 @@ class ArmService:
                 if r["type"] == "Microsoft.Resources/subscriptions/resourceGroups"]
 
     def _all_resources(self, call: Call, scope: str) -> list[dict]:
+        """The generic listing: top-level resources only (one type and name after the provider),
+        as Resources_List returns them; child resources are listed by their parents."""
+        def top_level(r: dict) -> bool:
+            after = r["id"].lower().rsplit("/providers/", 1)
+            return len(after) == 2 and len(after[1].split("/")) == 3
         return [r for r in call.state.children(scope)
-                if r["type"] != "Microsoft.Resources/subscriptions/resourceGroups"]
+                if r["type"] != "Microsoft.Resources/subscriptions/resourceGroups" and top_level(r)]
 
     def _require_group(self, call: Call) -> dict:
         ref = call.ref
@@ -241,15 +336,20 @@ class ArmService:
             return ArmError(404, "ParentResourceNotFound",
                             f"Can not perform requested operation on nested resource. Parent resource "
                             f"'{'/'.join(ref.names[:-1])}' not found.")
+        # A resource outside any group: ARM says "under resource group '<null>'" (the same text its
+        # deployments report for subscription-scoped references).
+        group = ref.resource_group if ref.resource_group is not None else "<null>"
         return ArmError(404, "ResourceNotFound",
                         f"The Resource '{ref.type}/{'/'.join(ref.names)}' under resource group "
-                        f"'{ref.resource_group}' was not found. For more details please go to "
+                        f"'{group}' was not found. For more details please go to "
                         f"https://aka.ms/ARMResourceNotFoundFix")
 
     def resource(self, call: Call, rt: ResourceType, rid: str) -> tuple[int, Any]:
         method = call.method
         type_name = rt.type
         self._check_api_version(call, rt)
+        if method not in ("GET", "HEAD", "PUT", "PATCH", "DELETE"):
+            raise method_not_allowed(method, self._url(call))  # a POST needs an action after the name
         if method == "HEAD":
             call.authorize(f"{type_name}/read", rid)
             return (204 if call.state.get(rid) else 404), None
@@ -260,6 +360,8 @@ class ArmService:
                 raise self._not_found(call, rid)
             return 200, rt.render(call, existing)
         if method == "DELETE":
+            if isinstance(rt, ResourceGroup):
+                return self._delete_group(call, existing)
             if existing is None:
                 if call.ref.resource_group and call.ref.namespace:
                     self._require_group(call)
@@ -267,6 +369,7 @@ class ArmService:
             self._delete(call, existing)
             return 200, None
         if method in ("PUT", "PATCH"):
+            check_envelope(call.body)
             if call.ref.namespace:
                 if call.ref.resource_group:
                     self._require_group(call)
@@ -283,7 +386,39 @@ class ArmService:
             res = rt.replace(call, existing, body) if existing else rt.create(call, rid, body)
             call.state.put(res)
             return (200 if existing else getattr(rt, "created_status", 201)), rt.render(call, res)
-        raise ArmError(405, "MethodNotAllowed", f"The HTTP method '{method}' is not supported on '{rid}'.")
+        raise method_not_allowed(method, self._url(call))
+
+    def _delete_group(self, call: Call, existing: dict | None) -> tuple[int, None]:
+        """Deleting a group is one of ARM's own jobs: 404 ResourceGroupNotFound when there is no such
+        group; otherwise 202 with a Location to poll, ``.../operationresults/<job>``, which answers 202
+        while the job runs and 200 with no body when it is done (recorded: azure-sdk-for-js
+        recordings of ``DELETE /subscriptions/{s}/resourcegroups/myjstest`` at 2021-04-01, and
+        azure-xplat-cli recordings at 2016-09-01). The job id is what ARM encodes in it:
+        ``{"jobId":"RESOURCEGROUPDELETIONJOB-<GROUP>-<LOCATION>","jobLocation":"<location>"}``."""
+        if existing is None:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{call.ref.resource_group}' could "
+                                                         f"not be found.")
+        location = existing.get("location") or "westus"
+        job = {"jobId": f"RESOURCEGROUPDELETIONJOB-{existing['name'].upper()}-{location.upper()}",
+               "jobLocation": location}
+        token = base64.urlsafe_b64encode(json.dumps(job, separators=(",", ":")).encode()).decode().rstrip("=")
+        self._delete(call, existing)  # the emulator finishes the job at once; the first poll says so
+        self.emu.operations[token] = {"caller": call.caller_oid, "status": "Succeeded", "kind": "group-delete"}
+        call.headers.update({
+            "Location": f"{call.base_url}/subscriptions/{call.state.subscription_id}/operationresults/{token}"
+                        f"?api-version={call.api_version}",
+            "Retry-After": "0"})
+        return 202, None
+
+    def operation_result(self, call: Call) -> tuple[int, None]:
+        """``GET /subscriptions/{s}/operationresults/{job}``: 202 (with Location) while ARM's job runs,
+        200 when done; a job that is not the caller's is not found."""
+        if call.method != "GET":
+            raise method_not_allowed(call.method, self._url(call), "GET")
+        op = self.emu.operations.get(call.ref.operation or "")
+        if op is None or op.get("kind") != "group-delete" or op["caller"] != call.caller_oid:
+            raise ArmError(404, "NotFound", f"The operation '{call.ref.operation}' was not found.")
+        return 200, None
 
     def _delete(self, call: Call, existing: dict) -> None:
         for child in sorted(call.state.children(existing["id"]), key=lambda r: -len(r["id"])):

@@ -6,7 +6,7 @@ import uuid
 
 from ..authorization import by_id, by_name, role_definition_id, scope_contains, to_arm
 from ..authorization.roles import BUILTIN_ROLES
-from .base import Call, now_iso
+from .base import Call, invalid_content, now_iso
 from .errors import ArmError
 
 ROLE_ASSIGNMENT_API_VERSIONS = (
@@ -69,41 +69,76 @@ def render_assignment(call: Call, ra: dict) -> dict:
     return {k: v for k, v in ra.items() if not k.startswith("_")}
 
 
+# The first roleAssignments api-version that can carry roles with data actions.
+DATA_ACTIONS_FROM = "2018-01-01-preview"
+
+
+def _older_version(a: str, b: str) -> bool:
+    """Is api-version ``a`` older than ``b``? (dates first; a preview precedes its release)."""
+    return (a[:10], a[10:] == "") < (b[:10], b[10:] == "")
+
+
 def put_assignment(call: Call, name: str, body) -> tuple[int, dict]:
     scope = call.ref.scope
     call.authorize(f"{RA_TYPE}/write", scope)
     if not _GUID.match(name):
         raise ArmError(400, "InvalidRoleAssignmentId",
                        f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.")
-    props = (body or {}).get("properties") if isinstance(body, dict) else None
+    props = body.get("properties") if isinstance(body, dict) else None
     if not isinstance(props, dict):
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: 'properties' is required.")
+        raise invalid_content("Expected an object for 'properties'. Path 'properties'")
+    for field in ("roleDefinitionId", "principalId", "principalType", "condition", "conditionVersion",
+                  "description"):
+        if props.get(field) is not None and not isinstance(props[field], str):
+            raise invalid_content(f"Expected a string for '{field}'. Path 'properties.{field}'")
     rd_id = props.get("roleDefinitionId")
     pid = props.get("principalId")
     if not rd_id or not pid:
         raise ArmError(400, "MissingRequiredProperty" if not rd_id else "InvalidPrincipalId",
                        "The role assignment needs 'properties.roleDefinitionId' and 'properties.principalId'.")
-    role = by_id(str(rd_id))
+    role = by_id(rd_id)
     if role is None:
         raise ArmError(400, "RoleDefinitionDoesNotExist",
-                       f"The specified role definition with ID '{str(rd_id).rsplit('/', 1)[-1]}' does not exist.")
+                       f"The specified role definition with ID '{rd_id.rsplit('/', 1)[-1]}' does not exist.")
+    if (role.get("dataActions") or role.get("notDataActions")) and _older_version(call.api_version, DATA_ACTIONS_FROM):
+        # Azure's answer to a data-action role through an old api-version (2015-07-01 and 2017-09-01 are
+        # both in docs templates); the text, "operations" included, is the service's.
+        raise ArmError(400, "UnsupportedApiVersionForRoleDefinitionHasDataActions",
+                       f"Assignments to roles with DataActions and NotDataActions are not supported on API "
+                       f"version '{call.api_version}'. The minimum required API version for this operations "
+                       f"is '{DATA_ACTIONS_FROM}'.")
     if not _scope_exists(call, scope):
         raise ArmError(404, "InvalidScope" if "/resourcegroups/" not in scope.lower() else "ResourceNotFound",
                        f"The scope '{scope}' is not valid for the role assignment: no resource exists there.")
-    principal = call.state.principals.get(str(pid))
+    principal = call.state.principals.get(pid)
     if principal is None:
         raise ArmError(400, "PrincipalNotFound",
-                       f"Principal {str(pid).replace('-', '')} does not exist in the directory "
+                       f"Principal {pid.replace('-', '')} does not exist in the directory "
                        f"{call.state.tenant_id}. Check that you have the correct principal ID.")
     rid = _ra_id(scope, name)
     for other in call.state.role_assignments.values():
         op = other["properties"]
-        if (op["principalId"] == pid and op["scope"].lower() == scope.rstrip("/").lower()
-                and op["roleDefinitionId"].rsplit("/", 1)[-1].lower() == role["name"].lower()):
-            if other["name"].lower() == name.lower():
+        same_grant = (op["principalId"].lower() == pid.lower()
+                      and op["roleDefinitionId"].rsplit("/", 1)[-1].lower() == role["name"].lower())
+        if other["name"].lower() == name.lower():
+            # A role assignment's name is unique in the tenant and its grant cannot change: the same name
+            # with another principal, role or scope is an update Azure refuses ("Tenant ID, application
+            # ID, principal ID, and scope are not allowed to be updated.", 400; Learn, "Troubleshoot Azure
+            # RBAC", ARM template role assignment returns BadRequest status).
+            if same_grant and op["scope"].lower() == (scope.rstrip("/") or "/").lower():
                 return 201, render_assignment(call, other)
-            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.",
-                           details=None)
+            raise ArmError(400, "RoleAssignmentUpdateNotPermitted",
+                           "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+    for other in call.state.role_assignments.values():
+        op = other["properties"]
+        if (op["principalId"].lower() == pid.lower() and op["scope"].lower() == scope.rstrip("/").lower()
+                and op["roleDefinitionId"].rsplit("/", 1)[-1].lower() == role["name"].lower()):
+            # 409 naming the assignment that holds the grant, as 32 hex digits, which tools parse:
+            # "The role assignment already exists. The ID of the existing role assignment is
+            # 716c4d159bc8476da3c16ccb70082517." (recorded in Terraform/Bicep failure reports)
+            raise ArmError(409, "RoleAssignmentExists",
+                           f"The role assignment already exists. The ID of the existing role assignment is "
+                           f"{other['name'].replace('-', '').lower()}.")
     sub = call.state.subscription_id
     ra = {"id": rid, "name": name, "type": RA_TYPE,
           "properties": {"roleDefinitionId": role_definition_id(role, sub), "principalId": pid,

@@ -52,7 +52,11 @@ class Call:
     def authorize(self, action: str, scope: str, code: str = "AuthorizationFailed") -> None:
         if self.can(action, scope):
             return
-        client = self.claims.get("appid", self.caller_oid)
+        # ARM names the caller by its object id twice, for service principals and managed identities
+        # alike: "The client 'f4011a26-...' with object id 'f4011a26-...' does not have authorization to
+        # perform action ..." (recorded responses, e.g. AKS cloud-provider logs and the Learn RBAC
+        # troubleshooting page's "The client '{clientName}' with object id '{objectId}'").
+        client = self.caller_oid
         raise ArmError(403, code,
                        f"The client '{client}' with object id '{self.caller_oid}' does not have authorization to "
                        f"perform action '{action}' over scope '{scope}' or the scope is invalid. If access was "
@@ -62,7 +66,7 @@ class Call:
         """Authorization on a resource a request links to (e.g. an identity assigned to a VM)."""
         if self.can(action, scope):
             return
-        client = self.claims.get("appid", self.caller_oid)
+        client = self.caller_oid
         raise ArmError(403, "LinkedAuthorizationFailed",
                        f"The client '{client}' with object id '{self.caller_oid}' has permission to perform action "
                        f"on the resource, but it does not have permission to perform action '{action}' on the "
@@ -158,6 +162,49 @@ class ResourceType:
             else:
                 out.pop("identity", None)
         return out
+
+
+def invalid_content(detail: str) -> ArmError:
+    """ARM's answer to a body it cannot bind: 400 InvalidRequestContent, e.g. "The request content
+    was invalid and could not be deserialized: 'Unexpected character encountered while parsing value:
+    [. Path 'location', line 1, position 14.'." (the Json.NET text ARM passes on)."""
+    return ArmError(400, "InvalidRequestContent",
+                    f"The request content was invalid and could not be deserialized: '{detail}'.")
+
+
+# The common resource envelope every ARM type shares (ARM's "TrackedResource" / "Resource"
+# definitions in the REST specs' common-types): what each field must be when present.
+_ENVELOPE = {"location": str, "kind": str, "managedBy": str, "properties": dict, "identity": dict,
+             "sku": dict, "plan": dict, "extendedLocation": dict, "zones": list, "tags": dict}
+_JSON_NAMES = {str: "a string", dict: "an object", list: "an array"}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "an array", str: "a string"}.get(type(value), "a value")
+
+
+def check_envelope(body: Any) -> None:
+    """Type-check ARM's common envelope fields of a PUT or PATCH body, for every resource type,
+    before any type's own validation sees it; null stands for absent, as in ARM."""
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise invalid_content(f"Expected a JSON object for the resource, got {_json_kind(body)}. Path ''")
+    for name, kind in _ENVELOPE.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise invalid_content(f"Expected {_JSON_NAMES[kind]} for '{name}', got {_json_kind(value)}. "
+                                  f"Path '{name}'")
+    for tag, value in (body.get("tags") or {}).items():
+        if value is not None and not isinstance(value, str):
+            raise invalid_content(f"Expected a string for tag '{tag}', got {_json_kind(value)}. Path 'tags.{tag}'")
+    for i, zone in enumerate(body.get("zones") or []):
+        if not isinstance(zone, str):
+            raise invalid_content(f"Expected a string for a zone, got {_json_kind(zone)}. Path 'zones[{i}]'")
 
 
 def _norm_location(loc: str) -> str:

@@ -30,6 +30,7 @@ class Ref:
     types: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     tail: str | None = None  # a collection to list or an action to POST, after the last name
+    operation: str | None = None  # /subscriptions/{s}/operationresults/{operation}: an ARM job to poll
 
     @property
     def type(self) -> str:
@@ -98,6 +99,9 @@ def parse(path: str) -> Ref:
         ref.scope = "/" + "/".join(scope_parts) if scope_parts else "/"
         if len(rest) == 1:
             ref.tail = rest[0]  # e.g. /subscriptions/{s}/resourcegroups/{rg}/resources
+        elif len(rest) == 2 and ref.subscription and ref.resource_group is None and \
+                _seg_eq(rest[0], "operationresults"):
+            ref.tail, ref.operation = "operationresults", rest[1]  # ARM's own jobs (group deletion)
         elif rest:
             raise ArmError(404, "InvalidResourceType" if ref.subscription else "NotFound",
                            f"The resource path '{raw}' is not a valid Azure Resource Manager path.")

@@ -10,10 +10,23 @@ from .identity import user_identity_resource
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
 
 
+def msi_cased(resource_id: str) -> str:
+    """An identity's id as Microsoft.ManagedIdentity spells it: ``resourcegroups`` in lower case,
+    whatever the request said. Recorded: ``PUT .../resourceGroups/cli_test_identity_mgmt_000001/
+    providers/Microsoft.ManagedIdentity/userAssignedIdentities/myidentity`` answers ``"id":
+    "/subscriptions/.../resourcegroups/cli_test_identity_mgmt_000001/providers/..."`` (azure-cli,
+    identity/tests/latest/recordings/test_identity_management.yaml, create and list)."""
+    parts = resource_id.split("/")
+    if len(parts) > 4 and parts[3].lower() == "resourcegroups":
+        parts[3] = "resourcegroups"
+    return "/".join(parts)
+
+
 class UserAssignedIdentity(ResourceType):
     type = "Microsoft.ManagedIdentity/userAssignedIdentities"
     api_versions = ("2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
-                    "2023-01-31", "2023-07-31-preview", "2024-11-30", "2025-01-31-preview")
+                    "2023-01-31", "2023-07-31-preview", "2024-11-30", "2025-01-31-preview",
+                    "2025-05-31-preview")  # the last is what azure-cli 2.91 sends
     identity_style = None  # an identity is not a host of identities
 
     def validate(self, call: Call, body: dict, existing: dict | None) -> None:
@@ -24,8 +37,8 @@ class UserAssignedIdentity(ResourceType):
                            f"underscores and hyphens, must start with a letter or number, and be 3 to 128 characters.")
 
     def create(self, call: Call, rid: str, body: dict) -> dict:
-        res = super().create(call, rid, body)
-        sp = call.state.new_managed_identity("user-assigned", call.ref.name, rid)
+        res = super().create(call, msi_cased(rid), body)  # stored as returned: what clients pass on
+        sp = call.state.new_managed_identity("user-assigned", call.ref.name, res["id"])
         res["properties"] = {"tenantId": call.state.tenant_id, "principalId": sp.object_id, "clientId": sp.app_id}
         return res
 
@@ -40,6 +53,7 @@ class UserAssignedIdentity(ResourceType):
 
     def render(self, call: Call, res: dict) -> dict:
         out = super().render(call, res)
+        out["id"] = msi_cased(out["id"])
         props = dict(out["properties"])
         if call.api_version < "2018-11-30":
             p = props

@@ -52,6 +52,10 @@ class ResourceGroup(ResourceType):
                            f"exists in location '{existing['location']}'.")
 
     def create(self, call: Call, rid: str, body: dict) -> dict:
+        # ARM spells a group's id one way whatever the request path said: ".../resourcegroups/x" in a
+        # request answers "id": "/subscriptions/{s}/resourceGroups/x" (azure-cli recordings, e.g.
+        # identity/tests/latest/recordings/test_identity_management.yaml).
+        rid = f"/subscriptions/{call.state.subscription_id}/resourceGroups/{call.ref.resource_group}"
         res = super().create(call, rid, body)
         res["name"] = call.ref.resource_group
         res["properties"] = {"provisioningState": "Succeeded"}
