@@ -160,3 +160,13 @@ def test_arm_token_errors(arm, control, emu_env, case, status, code):
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code, r.text
     assert r.headers.get("WWW-Authenticate", "").startswith("Bearer authorization_uri=")
+
+
+@pytest.mark.parametrize("token", ["eyJhbGciOiJSUzI1NiJ9.é.x", "W10.W10.", "ImEi.ImEi.", "\u00ff" * 40])
+def test_validator_refuses_non_ascii_and_non_object_tokens_as_malformed(token):
+    """Every service validates through one function: a token it cannot even decode as a JWT of
+    JSON objects is 'malformed' (each service's 401), never an exception that becomes a 500."""
+    svc = TokenService(str(uuid.uuid4()))
+    with pytest.raises(TokenError) as e:
+        svc.validate(token, ARM)
+    assert e.value.reason == "malformed"

@@ -112,9 +112,13 @@ class TokenService:
         """Return the claims of a token the caller may accept, or raise TokenError."""
         if not token:
             raise TokenError("missing", "No access token was presented.")
+        if not isinstance(token, str) or not token.isascii():
+            raise TokenError("malformed", "The access token is not a well-formed JWT: it has non-ASCII characters.")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
+            if not isinstance(header, dict) or not isinstance(unverified, dict):
+                raise jwt.DecodeError("the header and payload must be JSON objects")
         except jwt.PyJWTError as e:
             raise TokenError("malformed", f"The access token is not a well-formed JWT: {e}.") from None
         if not self.validation_enabled:

@@ -131,7 +131,7 @@ def _existing_user_ids(call: "Call", ids) -> dict[str, str]:
                            f"Identity operation for resource '{call.ref.id}' failed: the user assigned identity "
                            f"'{raw}' was not found.")
         call.authorize_linked(f"{UA_TYPE}/assign/action", ident["id"])
-        out[ident["id"].lower()] = ident["id"]
+        out[ident["id"].lower()] = str(raw)  # ARM echoes the id as the client spelt it
     return out
 
 
