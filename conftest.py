@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.target",
     "fixtures.resources",
     "fixtures.storage",
+    "fixtures.keyvault",
 ]

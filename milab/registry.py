@@ -214,6 +214,50 @@ def _storage(family: str, os_name: str) -> Tutorial:
 TUTORIALS += [_storage(f, o) for f in ("storage_rbac", "storage_key", "storage_sas") for o in ("windows", "linux")]
 
 
+# -- Key Vault: access policies (the 2019 pages) and Azure RBAC (the current pages' model) ------
+VAULT = "https://vault.azure.net"
+_KEYVAULT_PAGES = {
+    "windows": Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure Key Vault",
+                    "tutorial-windows-vm-access-nonaad.md", SEED_2019),
+    "linux": Page("Tutorial: Use a Linux VM system-assigned managed identity to access Azure Key Vault",
+                  "tutorial-linux-vm-access-nonaad.md", SEED_2019),
+}
+_KEYVAULT_SECTIONS = {
+    "windows": ("Grant your VM access to a Secret stored in a Key Vault",
+                "Get an access token using the VM identity and use it to retrieve the secret from the Key Vault"),
+    "linux": ("Grant your VM access to a Secret stored in a Key Vault",
+              "Get an access token using the VM's identity and use it to retrieve the secret from the Key Vault"),
+}
+
+
+def _key_vault(family: str, os_name: str) -> Tutorial:
+    facts: dict[str, Any] = {
+        "os": os_name, "identity": "system", "model": "rbac" if family == "key_vault_rbac" else "access_policy",
+        "imds_url": IMDS_TOKEN_URL, "imds_api_version": "2018-02-01", "imds_resource": VAULT,
+        "imds_headers": {"Metadata": "true"},
+        # the Linux page's sample response (refresh_token is documented as unused; IMDS no longer sends it)
+        "imds_response_fields": ["access_token", "expires_in", "expires_on", "not_before", "resource", "token_type"],
+        # the pages' example secret and the data-plane request
+        "secret_name": "MyTestSecret", "secret_value": "p@ssw0rd!", "vault_api_version": "2016-10-01",
+        "response_fields": ["value", "id", "attributes"],
+        "attribute_fields": ["enabled", "created", "updated", "recoveryLevel"],
+        "page_recovery_level": "Purgeable",  # as the 2019 pages show it, before soft delete was mandatory
+        "recovery_level": "Recoverable+Purgeable",  # what a vault with the default 90-day retention answers today
+    }
+    if family == "key_vault":
+        # "Access policies > Add new > Configure from template: Secret Management" (portal)
+        facts.update({"policy_template": "Secret Management",
+                      "policy_permissions": ["get", "list", "set", "delete", "recover", "backup", "restore"]})
+    else:
+        facts.update({"role": "Key Vault Secrets User", "role_scope": "vault",
+                      "writer_role": "Key Vault Secrets Officer"})
+    return Tutorial(family, os_name, _KEYVAULT_PAGES[os_name], _KEYVAULT_SECTIONS[os_name],
+                    f"scenarios/test_{family}.py::test_{family}[{os_name}]", facts)
+
+
+TUTORIALS += [_key_vault(f, o) for f in ("key_vault", "key_vault_rbac") for o in ("windows", "linux")]
+
+
 def find(family: str, variant: str | None = None) -> Tutorial:
     for t in TUTORIALS:
         if t.family == family and (variant is None or t.variant == variant):

@@ -81,6 +81,8 @@ class Emulator:
         self.data_planes: dict[str, "DataPlane"] = {}
         from .storage import BlobGateway
         self.blob = BlobGateway(self)  # registers itself for ".blob.core.windows.net"
+        from .keyvault import KeyVaultService
+        self.keyvault = KeyVaultService(self)  # registers itself for ".vault.azure.net"
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .authorization import RA_TYPE, RD_TYPE, ROLE_ASSIGNMENT_API_VERSIONS, ROLE_DEFINITION_API_VERSIONS
 from .base import ResourceType
 from .compute import VirtualMachine, VirtualMachineScaleSet
+from .keyvault import TYPES as KEYVAULT_TYPES
 from .msi import UserAssignedIdentity
 from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
 from .storage import TYPES as STORAGE_TYPES
@@ -26,7 +27,7 @@ def register(rt: ResourceType) -> ResourceType:
 
 
 for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
-            *STORAGE_TYPES):
+            *STORAGE_TYPES, *KEYVAULT_TYPES):
     register(_rt)
 
 
