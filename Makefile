@@ -50,6 +50,7 @@ nightly: deps
 bench: deps
 	$(PY) bench/emulator.py
 	$(PY) bench/blob.py
+	$(PY) bench/keyvault.py
 
 clean:
 	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json
