@@ -182,6 +182,7 @@ def apply_policies(current: list[dict], change: list[dict], kind: str) -> list[d
 class Vault(ResourceType):
     type = VAULT_TYPE
     api_versions = KEYVAULT_API_VERSIONS
+    identity_style = None  # a vault has no managed identity
     created_status = 200  # Key Vault answers a create with 200 (recorded), the spec also lists 201
 
     # -- write -----------------------------------------------------------------------------------
@@ -362,6 +363,7 @@ class DeletedVault(ResourceType):
     """A soft-deleted vault: read, listed under ``.../deletedVaults``, purged by POST."""
     type = LOCATION_DELETED_TYPE
     api_versions = KEYVAULT_API_VERSIONS
+    identity_style = None
     location_required = False
     actions = {"purge": purge_deleted_vault}
 
@@ -379,6 +381,7 @@ class AccessPolicies(ResourceType):
     accessPolicies id (a GET there finds nothing, as the real API has no GET)."""
     type = POLICIES_TYPE
     api_versions = KEYVAULT_API_VERSIONS
+    identity_style = None
     location_required = False
     created_status = 200
 
@@ -410,6 +413,7 @@ class VaultSecret(ResourceType):
     """The ARM view of a data-plane secret (what ``az resource`` and templates see)."""
     type = SECRET_TYPE
     api_versions = KEYVAULT_API_VERSIONS
+    identity_style = None
     location_required = False
 
     def _vault(self, call: Call, rid: str) -> dict:
