@@ -13,15 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.keyvault import (
-    assert_kv_denied,
-    assert_page_response,
-    assert_sdk_denied,
-    get_secret,
-    page_token,
-    read_when_granted,
-    sdk_secret,
-)
+from fixtures import keyvault as kv
 from milab import registry
 
 from .helpers import claims
@@ -36,72 +28,72 @@ def test_key_vault(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
 
     # "Get an access token using the VM identity": the page's IMDS request for Key Vault.
-    token = page_token(vm, facts)
+    token = kv.page_token(vm, facts)
     assert claims(token)["oid"] == vm.principal_id
 
     # Before the access policy the token is valid but the vault grants it nothing.
-    before = get_secret(vm, vault, facts, token)
-    assert_kv_denied(before, *DENIED, "before the access policy")
+    before = kv.get_secret(vm, vault, facts, token)
+    kv.assert_kv_denied(before, *DENIED, "before the access policy")
     assert vm.principal_id in before.json()["error"]["message"] and "secrets get permission" in before.body
 
     # "Grant your VM access to a Secret stored in a Key Vault": the Secret Management template.
     access_policy(vault, vm.principal_id, facts["policy_permissions"])
 
     # The page's request and its documented response.
-    got = read_when_granted(target, vm, vault, facts, token, what="the access policy")
-    assert_page_response(got, vault, facts, facts["secret_value"])
+    got = kv.read_when_granted(target, vm, vault, facts, token, what="the access policy")
+    kv.assert_page_response(got, vault, facts, facts["secret_value"])
 
     # The same read through azure-keyvault-secrets with ManagedIdentityCredential inside the VM.
-    out = sdk_secret(vm, vault, "get", facts["secret_name"])
+    out = kv.sdk_secret(vm, vault, "get", facts["secret_name"])
     assert out == {"ok": True, "value": facts["secret_value"], "id": secret.id}, out
 
 
 def test_key_vault_denied_no_policy(keyvault_page, target):
     facts, rg, vm, vault, secret = keyvault_page
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "without an access policy")
-    assert_sdk_denied(sdk_secret(vm, vault, "get", facts["secret_name"]), 403, "AccessDenied",
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "without an access policy")
+    kv.assert_sdk_denied(kv.sdk_secret(vm, vault, "get", facts["secret_name"]), 403, "AccessDenied",
                       "azure-keyvault-secrets without an access policy")
 
 
 def test_key_vault_denied_list_only(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
     access_policy(vault, vm.principal_id, ["list"])
-    token = page_token(vm, facts)
+    token = kv.page_token(vm, facts)
     listed = target.wait_for(lambda: vm.http("GET", f"{vault.uri}secrets?api-version={facts['vault_api_version']}",
                                              {"Authorization": f"Bearer {token}"}),
                              lambda r: r.status == 200, "the list-only access policy to take effect")
     assert listed.status == 200 and any(i["id"].endswith(f"/secrets/{facts['secret_name']}")
                                         for i in listed.json()["value"]), listed.body[:300]
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "a list-only policy reading the value")
-    assert "secrets get permission" in get_secret(vm, vault, facts, token).body
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "a list-only policy reading the value")
+    assert "secrets get permission" in kv.get_secret(vm, vault, facts, token).body
 
 
 def test_key_vault_denied_other_object_id(keyvault_page, target, access_policy, user_identity):
     facts, rg, vm, vault, secret = keyvault_page
     other = user_identity(rg)
     access_policy(vault, other.principal_id, facts["policy_permissions"])
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "a policy for another object id")
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "a policy for another object id")
 
 
 def test_key_vault_denied_after_policy_removed(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
     access_policy(vault, vm.principal_id, facts["policy_permissions"])
-    token = page_token(vm, facts)
-    assert read_when_granted(target, vm, vault, facts, token, what="the access policy").status == 200
+    token = kv.page_token(vm, facts)
+    assert kv.read_when_granted(target, vm, vault, facts, token, what="the access policy").status == 200
     access_policy(vault, vm.principal_id, facts["policy_permissions"], kind="remove")
-    gone = target.wait_for(lambda: get_secret(vm, vault, facts, token), lambda r: r.status == 403,
+    gone = target.wait_for(lambda: kv.get_secret(vm, vault, facts, token), lambda r: r.status == 403,
                            "the removed access policy to stop applying")
-    assert_kv_denied(gone, *DENIED, "after the access policy was removed")
+    kv.assert_kv_denied(gone, *DENIED, "after the access policy was removed")
 
 
 def test_key_vault_denied_wrong_audience(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
     access_policy(vault, vm.principal_id, facts["policy_permissions"])
-    token = page_token(vm, facts, "https://management.azure.com/")
-    r = get_secret(vm, vault, facts, token)
-    assert_kv_denied(r, 401, "Unauthorized", None, "an ARM token presented to Key Vault")
+    token = kv.page_token(vm, facts, "https://management.azure.com/")
+    r = kv.get_secret(vm, vault, facts, token)
+    kv.assert_kv_denied(r, 401, "Unauthorized", None, "an ARM token presented to Key Vault")
     assert "AKV10022" in r.body
 
 
@@ -109,7 +101,7 @@ def test_key_vault_denied_expired_token(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
     access_policy(vault, vm.principal_id, facts["policy_permissions"])
     token = target.expired_token(vm.principal_id, facts["imds_resource"])
-    assert_kv_denied(get_secret(vm, vault, facts, token), 401, "Unauthorized", None, "an expired token")
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), 401, "Unauthorized", None, "an expired token")
 
 
 def test_key_vault_contributor_manages_but_does_not_read(keyvault_page, target, grant):
@@ -117,9 +109,9 @@ def test_key_vault_contributor_manages_but_does_not_read(keyvault_page, target, 
     it can, however, write itself a policy (the role's documented warning), and then read."""
     facts, rg, vm, vault, secret = keyvault_page
     grant(vm.principal_id, "Key Vault Contributor", vault.id)
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "Key Vault Contributor reading a secret")
-    arm = page_token(vm, facts, "https://management.azure.com/")
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "Key Vault Contributor reading a secret")
+    arm = kv.page_token(vm, facts, "https://management.azure.com/")
     body = ('{"properties": {"accessPolicies": [{"tenantId": "%s", "objectId": "%s", '
             '"permissions": {"secrets": ["get"]}}]}}' % (vault.tenant_id, vm.principal_id))
     put = target.wait_for(lambda: vm.http("PUT", f"https://management.azure.com{vault.id}/accessPolicies/add"
@@ -127,5 +119,5 @@ def test_key_vault_contributor_manages_but_does_not_read(keyvault_page, target, 
                                           {"Authorization": f"Bearer {arm}", "Content-Type": "application/json"}, body),
                           lambda r: r.status == 200, "the Key Vault Contributor assignment to take effect")
     assert put.status == 200 and put.json()["type"] == "Microsoft.KeyVault/vaults/accessPolicies", put.body[:300]
-    got = read_when_granted(target, vm, vault, facts, token, what="the self-granted access policy")
-    assert_page_response(got, vault, facts, facts["secret_value"])
+    got = kv.read_when_granted(target, vm, vault, facts, token, what="the self-granted access policy")
+    kv.assert_page_response(got, vault, facts, facts["secret_value"])

@@ -12,15 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.keyvault import (
-    assert_kv_denied,
-    assert_page_response,
-    assert_sdk_denied,
-    get_secret,
-    page_token,
-    read_when_granted,
-    sdk_secret,
-)
+from fixtures import keyvault as kv
 from milab import registry
 
 VARIANTS = [t.variant for t in registry.TUTORIALS if t.family == "key_vault_rbac"]
@@ -31,18 +23,18 @@ DENIED = (403, "Forbidden", "ForbiddenByRbac")
 
 def test_key_vault_rbac(keyvault_page, target, grant):
     facts, rg, vm, vault, secret = keyvault_page
-    token = page_token(vm, facts)
+    token = kv.page_token(vm, facts)
 
-    before = get_secret(vm, vault, facts, token)
-    assert_kv_denied(before, *DENIED, "before the role assignment")
+    before = kv.get_secret(vm, vault, facts, token)
+    kv.assert_kv_denied(before, *DENIED, "before the role assignment")
     assert "Microsoft.KeyVault/vaults/secrets/getSecret/action" in before.body and vm.principal_id in before.body
 
     # Key Vault Secrets User on the vault (the page's "Grant your VM access" step in RBAC form).
     grant(vm.principal_id, facts["role"], vault.id)
-    got = read_when_granted(target, vm, vault, facts, token, what=f"the {facts['role']} assignment")
-    assert_page_response(got, vault, facts, facts["secret_value"])
+    got = kv.read_when_granted(target, vm, vault, facts, token, what=f"the {facts['role']} assignment")
+    kv.assert_page_response(got, vault, facts, facts["secret_value"])
 
-    out = sdk_secret(vm, vault, "get", facts["secret_name"])
+    out = kv.sdk_secret(vm, vault, "get", facts["secret_name"])
     assert out == {"ok": True, "value": facts["secret_value"], "id": secret.id}, out
 
 
@@ -50,35 +42,35 @@ def test_key_vault_rbac_secret_scope(keyvault_page, target, grant, vault_secret)
     """A role on one secret reads that secret and no other."""
     facts, rg, vm, vault, secret = keyvault_page
     vault_secret(vault, "OtherSecret", "not-for-this-vm-1")
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "before the secret-scope assignment")
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "before the secret-scope assignment")
     grant(vm.principal_id, facts["role"], f"{vault.id}/secrets/{facts['secret_name']}")
-    got = read_when_granted(target, vm, vault, facts, token, what="the secret-scope assignment")
-    assert_page_response(got, vault, facts, facts["secret_value"])
-    assert_kv_denied(get_secret(vm, vault, facts, token, "OtherSecret"), *DENIED,
+    got = kv.read_when_granted(target, vm, vault, facts, token, what="the secret-scope assignment")
+    kv.assert_page_response(got, vault, facts, facts["secret_value"])
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token, "OtherSecret"), *DENIED,
                      "a secret-scope role reading another secret")
 
 
 def test_key_vault_rbac_officer_writes(keyvault_page, target, grant):
     facts, rg, vm, vault, secret = keyvault_page
-    assert_sdk_denied(sdk_secret(vm, vault, "set", "WrittenByVm", "from-the-vm-1"), 403, "ForbiddenByRbac",
+    kv.assert_sdk_denied(kv.sdk_secret(vm, vault, "set", "WrittenByVm", "from-the-vm-1"), 403, "ForbiddenByRbac",
                       "setting a secret without a role")
     grant(vm.principal_id, facts["writer_role"], vault.id)
-    out = target.wait_for(lambda: sdk_secret(vm, vault, "set", "WrittenByVm", "from-the-vm-1"),
+    out = target.wait_for(lambda: kv.sdk_secret(vm, vault, "set", "WrittenByVm", "from-the-vm-1"),
                           lambda o: o.get("ok"), f"the {facts['writer_role']} assignment to take effect")
     assert out["ok"] and out["id"].startswith(f"{vault.uri}secrets/WrittenByVm/"), out
-    got = get_secret(vm, vault, facts, page_token(vm, facts), "WrittenByVm")
+    got = kv.get_secret(vm, vault, facts, kv.page_token(vm, facts), "WrittenByVm")
     assert got.status == 200 and got.json()["value"] == "from-the-vm-1" and got.json()["id"] == out["id"], got.body
 
 
 def test_key_vault_rbac_denied_user_writing(keyvault_page, target, grant):
     facts, rg, vm, vault, secret = keyvault_page
     grant(vm.principal_id, facts["role"], vault.id)
-    token = page_token(vm, facts)
-    read_when_granted(target, vm, vault, facts, token, what=f"the {facts['role']} assignment")
+    token = kv.page_token(vm, facts)
+    kv.read_when_granted(target, vm, vault, facts, token, what=f"the {facts['role']} assignment")
     put = vm.http("PUT", vault.secret_url("WrittenByUser", facts["vault_api_version"]),
                   {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, '{"value": "nope-1234"}')
-    assert_kv_denied(put, *DENIED, f"{facts['role']} setting a secret")
+    kv.assert_kv_denied(put, *DENIED, f"{facts['role']} setting a secret")
     assert "setSecret/action" in put.body
 
 
@@ -86,17 +78,17 @@ def test_key_vault_rbac_denied_other_vault(keyvault_page, target, grant, key_vau
     facts, rg, vm, vault, secret = keyvault_page
     other = key_vault(rg, rbac=True)
     grant(vm.principal_id, facts["role"], other.id)
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "a role assigned on another vault")
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "a role assigned on another vault")
 
 
 def test_key_vault_rbac_denied_control_plane_roles(keyvault_page, target, grant):
     """Reader and Key Vault Contributor hold no data actions; Key Vault Reader reads metadata only."""
     facts, rg, vm, vault, secret = keyvault_page
-    token = page_token(vm, facts)
+    token = kv.page_token(vm, facts)
     for role in ("Reader", "Key Vault Contributor", "Key Vault Reader"):
         ra = grant(vm.principal_id, role, vault.id)
-        assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, f"{role} reading a secret's value")
+        kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, f"{role} reading a secret's value")
         grant.revoke(ra)
     ra = grant(vm.principal_id, "Key Vault Reader", vault.id)
     listed = target.wait_for(lambda: vm.http("GET", f"{vault.uri}secrets?api-version={facts['vault_api_version']}",
@@ -109,16 +101,16 @@ def test_key_vault_rbac_denied_control_plane_roles(keyvault_page, target, grant)
 def test_key_vault_rbac_denied_access_policy_ignored(keyvault_page, target, access_policy):
     facts, rg, vm, vault, secret = keyvault_page
     access_policy(vault, vm.principal_id, ["get", "list"])
-    token = page_token(vm, facts)
-    assert_kv_denied(get_secret(vm, vault, facts, token), *DENIED, "an access policy on an Azure RBAC vault")
+    token = kv.page_token(vm, facts)
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), *DENIED, "an access policy on an Azure RBAC vault")
 
 
 def test_key_vault_rbac_denied_wrong_audience(keyvault_page, target, grant):
     facts, rg, vm, vault, secret = keyvault_page
     grant(vm.principal_id, facts["role"], vault.id)
-    token = page_token(vm, facts, "https://management.azure.com/")
-    r = get_secret(vm, vault, facts, token)
-    assert_kv_denied(r, 401, "Unauthorized", None, "an ARM token presented to Key Vault")
+    token = kv.page_token(vm, facts, "https://management.azure.com/")
+    r = kv.get_secret(vm, vault, facts, token)
+    kv.assert_kv_denied(r, 401, "Unauthorized", None, "an ARM token presented to Key Vault")
     assert "AKV10022" in r.body
 
 
@@ -126,4 +118,4 @@ def test_key_vault_rbac_denied_expired_token(keyvault_page, target, grant):
     facts, rg, vm, vault, secret = keyvault_page
     grant(vm.principal_id, facts["role"], vault.id)
     token = target.expired_token(vm.principal_id, facts["imds_resource"])
-    assert_kv_denied(get_secret(vm, vault, facts, token), 401, "Unauthorized", None, "an expired token")
+    kv.assert_kv_denied(kv.get_secret(vm, vault, facts, token), 401, "Unauthorized", None, "an expired token")
