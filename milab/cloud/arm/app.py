@@ -21,6 +21,7 @@ from . import authorization as authz
 from . import identity
 from .base import Call, ResourceType, check_envelope, invalid_content
 from .catalog import TYPES, resource_type
+from .deployments import Deployments, is_deployments_path, parse_jsonc
 from .errors import ArmError
 from .filters import Filter, resource_groups_filter, resources_filter
 from .ids import parse, valid_api_version_syntax
@@ -73,6 +74,7 @@ def error_response(e: ArmError) -> web.Response:
 class ArmService:
     def __init__(self, emu: "Emulator"):
         self.emu = emu
+        self.deployments = Deployments(self)  # Microsoft.Resources/deployments (deployments.py)
 
     # -- authentication ---------------------------------------------------------------------
     def authenticate(self, request: web.Request) -> dict:
@@ -115,7 +117,8 @@ class ArmService:
             method = request.method.upper()
             if method not in ARM_METHODS:
                 raise method_not_allowed(method, str(request.url))
-            body = await self.read_body(request) if method in ("PUT", "PATCH", "POST") else None
+            body = await self.read_body(request, jsonc=is_deployments_path(ref)) \
+                if method in ("PUT", "PATCH", "POST") else None
             call = Call(self.emu, method, ref, api_version, dict(request.query), body, claims)
             status, out = self.route(call)
             if method in ("PUT", "PATCH", "DELETE", "POST"):
@@ -125,11 +128,18 @@ class ArmService:
             return error_response(e)
 
     @staticmethod
-    async def read_body(request: web.Request) -> Any:
+    async def read_body(request: web.Request, jsonc: bool = False) -> Any:
         """The one JSON body reader of ARM: bounded in size and depth, and never an exception
-        other than ARM's own errors, whatever the bytes are."""
+        other than ARM's own errors, whatever the bytes are. ``jsonc``: a deployment body may be
+        JSON with comments and an unquoted ``template`` key, as `az deployment group create` sends it."""
         try:
-            return parse_json(await read_limited(request, ARM_MAX_BODY))
+            raw = await read_limited(request, ARM_MAX_BODY)
+            try:
+                return parse_json(raw)
+            except BodyError as e:
+                if not (jsonc and e.reason == "invalid_json"):
+                    raise
+                return parse_jsonc(raw)
         except BodyError as e:
             if e.reason == "too_large":
                 # Azure: "Code=RequestContentTooLarge; Message=The request content size exceeds the
@@ -186,6 +196,8 @@ class ArmService:
                 return self.list_type(call, None, ref.scope, self._filtered(
                     call, self._all_resources(call, ref.scope), resources_filter))
             raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
+        if is_deployments_path(ref):
+            return self.deployments.route(call)
         rt = resource_type(ref.type)
         if ref.tail is not None:
             self._check_api_version(call, rt)
@@ -292,7 +304,8 @@ class ArmService:
             after = r["id"].lower().rsplit("/providers/", 1)
             return len(after) == 2 and len(after[1].split("/")) == 3
         return [r for r in call.state.children(scope)
-                if r["type"] != "Microsoft.Resources/subscriptions/resourceGroups" and top_level(r)]
+                if r["type"] != "Microsoft.Resources/subscriptions/resourceGroups" and top_level(r)
+                and not r["type"].startswith("Microsoft.Resources/deployments")]  # deployments are not resources
 
     def _require_group(self, call: Call) -> dict:
         ref = call.ref

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .authorization import RA_TYPE, RD_TYPE, ROLE_ASSIGNMENT_API_VERSIONS, ROLE_DEFINITION_API_VERSIONS
 from .base import ResourceType
 from .compute import VirtualMachine, VirtualMachineScaleSet
+from .deployments import DEPLOYMENT_API_VERSIONS
 from .keyvault import TYPES as KEYVAULT_TYPES
 from .msi import UserAssignedIdentity
 from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
@@ -40,7 +41,8 @@ def resource_type(type_name: str) -> ResourceType:
 
 
 def is_known(type_name: str) -> bool:
-    return type_name.lower() in TYPES or type_name.lower() in (RA_TYPE.lower(), RD_TYPE.lower())
+    return type_name.lower() in TYPES or type_name.lower() in (RA_TYPE.lower(), RD_TYPE.lower()) or \
+        type_name.lower().startswith("microsoft.resources/deployments")
 
 
 def known_api_versions(type_name: str) -> tuple[str, ...] | None:
@@ -52,6 +54,8 @@ def known_api_versions(type_name: str) -> tuple[str, ...] | None:
         return ROLE_DEFINITION_API_VERSIONS
     if t in ("microsoft.resources/resourcegroups", "microsoft.resources/subscriptions/resourcegroups"):
         return RESOURCES_API_VERSIONS
+    if t.startswith("microsoft.resources/deployments"):
+        return DEPLOYMENT_API_VERSIONS
     rt = TYPES.get(t)
     return rt.api_versions if rt else None
 
