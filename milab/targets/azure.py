@@ -26,8 +26,12 @@ class AzureTarget(Target):
 
     def run_in_vm(self, vm: Vm, script: str) -> tuple[int, str, str]:
         command = "RunPowerShellScript" if vm.os == "windows" else "RunShellScript"
-        result = self.compute.virtual_machines.begin_run_command(
-            vm.resource_group, vm.name, {"commandId": command, "script": script.splitlines()}).result()
+        params = {"commandId": command, "script": script.splitlines()}
+        if vm.scale_set:  # an instance of a scale set
+            result = self.compute.virtual_machine_scale_set_vms.begin_run_command(
+                vm.resource_group, vm.scale_set, vm.instance_id, params).result()
+        else:
+            result = self.compute.virtual_machines.begin_run_command(vm.resource_group, vm.name, params).result()
         statuses = list(result.value or [])
         if vm.os == "windows":
             out = next((s.message or "" for s in statuses if "StdOut" in (s.code or "")), "")

@@ -63,6 +63,8 @@ class Vm:
     os: str  # linux | windows
     principal_id: str | None = None  # system-assigned
     user_identities: list = field(default_factory=list)
+    scale_set: str | None = None  # for a scale-set instance: the set's name (``id`` is the instance's)
+    instance_id: str | None = None
 
     def http(self, method: str, url: str, headers: dict | None = None, body: str | None = None) -> HttpResult:
         """Send one HTTP request from inside the VM, with the guest's own tool."""

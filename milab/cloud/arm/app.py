@@ -201,6 +201,13 @@ class ArmService:
         rt = resource_type(ref.type)
         if ref.tail is not None:
             self._check_api_version(call, rt)
+            view = {k.lower(): v for k, v in getattr(rt, "views", {}).items()}.get(ref.tail.lower())
+            if call.method == "GET" and view is not None:  # a GET-only view of one resource (instanceView)
+                call.authorize(f"{rt.type}/read", ref.id)
+                existing = call.state.get(ref.id)
+                if existing is None:
+                    raise self._not_found(call, ref.id)
+                return 200, view(call, existing)
             if call.method == "GET":
                 child_type = f"{ref.type}/{ref.tail}" if ref.tail else ref.type
                 return self._list_children(call, child_type)
@@ -394,10 +401,12 @@ class ArmService:
                     raise self._not_found(call, rid)
                 res = rt.patch(call, existing, body)
                 call.state.put(res)
+                self._after_write(call, rt, res)
                 return 200, rt.render(call, res)
             rt.validate(call, body, existing)
             res = rt.replace(call, existing, body) if existing else rt.create(call, rid, body)
             call.state.put(res)
+            self._after_write(call, rt, res)
             return (200 if existing else getattr(rt, "created_status", 201)), rt.render(call, res)
         raise method_not_allowed(method, self._url(call))
 
@@ -432,6 +441,13 @@ class ArmService:
         if op is None or op.get("kind") != "group-delete" or op["caller"] != call.caller_oid:
             raise ArmError(404, "NotFound", f"The operation '{call.ref.operation}' was not found.")
         return 200, None
+
+    @staticmethod
+    def _after_write(call: Call, rt: ResourceType, res: dict) -> None:
+        """A type's follow-up once the resource is stored (a scale set makes or removes instances)."""
+        hook = getattr(rt, "after_write", None)
+        if hook is not None:
+            hook(call, res)
 
     def _delete(self, call: Call, existing: dict) -> None:
         for child in sorted(call.state.children(existing["id"]), key=lambda r: -len(r["id"])):

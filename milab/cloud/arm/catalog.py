@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .authorization import RA_TYPE, RD_TYPE, ROLE_ASSIGNMENT_API_VERSIONS, ROLE_DEFINITION_API_VERSIONS
 from .base import ResourceType
-from .compute import VirtualMachine, VirtualMachineScaleSet
+from .compute import INSTANCE, VirtualMachine, VirtualMachineScaleSet
 from .deployments import DEPLOYMENT_API_VERSIONS
 from .keyvault import TYPES as KEYVAULT_TYPES
 from .msi import UserAssignedIdentity
@@ -28,7 +28,7 @@ def register(rt: ResourceType) -> ResourceType:
 
 
 for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
-            *STORAGE_TYPES, *KEYVAULT_TYPES):
+            *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE):
     register(_rt)
 
 

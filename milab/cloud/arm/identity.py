@@ -186,7 +186,14 @@ def _set(call: "Call", res: dict, current: dict, system: bool, user: list[str]) 
     if not system and sys_pid:
         release(call, sys_pid)
         sys_pid = None
-    res.setdefault(INTERNAL, {})["identity"] = {"system": sys_pid, "user": user}
+    # what each user-assigned identity was when assigned: ARM keeps showing it after the identity is deleted
+    seen = dict((res.get(INTERNAL) or {}).get("identity", {}).get("seen") or {})
+    for uid in user:
+        props = (call.state.get(uid) or {}).get("properties") or {}
+        if props.get("principalId"):
+            seen[uid.lower()] = {"principalId": props.get("principalId"), "clientId": props.get("clientId")}
+    seen = {k: v for k, v in seen.items() if k in {u.lower() for u in user}}
+    res.setdefault(INTERNAL, {})["identity"] = {"system": sys_pid, "user": user, "seen": seen}
 
 
 def release(call: "Call", object_id: str | None) -> None:
@@ -221,8 +228,9 @@ def render(call: "Call", res: dict, style: IdentityStyle = GENERIC) -> dict | No
     if user:
         if style.dict_format(call.api_version):
             ua = {}
+            seen = ((res.get(INTERNAL) or {}).get("identity") or {}).get("seen") or {}
             for uid in user:
-                props = (call.state.get(uid) or {}).get("properties", {})
+                props = (call.state.get(uid) or {}).get("properties") or seen.get(uid.lower()) or {}
                 ua[uid] = {"principalId": props.get("principalId"), "clientId": props.get("clientId")}
             out["userAssignedIdentities"] = ua
         else:
@@ -230,10 +238,18 @@ def render(call: "Call", res: dict, style: IdentityStyle = GENERIC) -> dict | No
     return out
 
 
+def identity_host(state, res: dict) -> dict:
+    """The resource whose identities ``res`` uses: itself, or the host it belongs to (a scale set's
+    instances use the set's identities)."""
+    host_id = (res.get(INTERNAL) or {}).get("identity_host")
+    return (state.get(host_id) or res) if host_id else res
+
+
 def principals(state, res: dict) -> tuple:
-    """(system principal or None, [user-assigned principals]) of a stored resource, skipping
-    user-assigned identities that were deleted while still referenced."""
-    ident = record(res)
+    """(system principal or None, [user-assigned principals]) of a stored resource (or of the host
+    whose identities it uses), skipping user-assigned identities that were deleted while still
+    referenced."""
+    ident = record(identity_host(state, res))
     system = state.principals.get(ident["system"] or "")
     users = []
     for uid in ident["user"]:
