@@ -159,7 +159,7 @@ def test_put_replaces_identity(arm, rg, identities):
 
 
 # -- the shared identity model on types the emulator stores generically -----------------------------
-ACI = "Microsoft.ContainerInstance/containerGroups"
+ACI = "Microsoft.Logic/workflows"  # stored generically (Container Instances are modelled in containerinstance.py)
 
 
 def generic_path(arm, rg, name="cg1"):

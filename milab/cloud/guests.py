@@ -55,7 +55,8 @@ class Guests:
                 "NODE_EXTRA_CA_CERTS": bundle,
                 # azure-identity's ManagedIdentityCredential (via MSAL) finds IMDS here without probing
                 "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://169.254.169.254",
-                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm)}
+                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm),
+                **_host_env(vm)}
 
     def command_line(self, osname: str, script: str) -> list[str]:
         if osname == "Windows":
@@ -123,3 +124,10 @@ def _statuses(osname: str, code: int, out: str, err: str) -> list[dict]:
     return [{"code": "ProvisioningState/failed", "level": "Error", "displayStatus": "Provisioning failed",
              "message": f"Enable failed: failed to execute command: command terminated with exit status={code}"
                         f"\n[stdout]\n{out}\n[stderr]\n{err}\n"}]
+
+
+def _host_env(host: dict) -> dict[str, str]:
+    """What the host type adds to its guests' environment (a site's IDENTITY_ENDPOINT, app settings)."""
+    from .arm.catalog import resource_type
+    extra = getattr(resource_type(host["type"]), "guest_env", None)
+    return extra(host) if extra else {}

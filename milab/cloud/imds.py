@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .arm import identity
+from .arm.catalog import resource_type
 from .arm.compute import os_type
 from .entra import resource_known
 from .state import Principal
@@ -80,6 +81,8 @@ class ImdsService:
         vm = self.emu.state.vm_for_secret(vm_secret_from_proxy_auth(request.headers.get("Proxy-Authorization")) or "")
         if not self.emu.config.imds_checks and vm is not None:
             return self.permissive(request, vm)
+        if vm is not None and not getattr(resource_type(vm["type"]), "has_imds", True):
+            vm = None  # an App Service sandbox has no IMDS (its code uses IDENTITY_ENDPOINT)
         if vm is None:
             # Off a VM, 169.254.169.254 does not answer at all; say why instead of hanging.
             return _error(403, "not_in_a_vm", "The emulated IMDS answers only requests made from inside an "

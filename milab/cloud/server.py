@@ -83,6 +83,8 @@ class Emulator:
         self.blob = BlobGateway(self)  # registers itself for ".blob.core.windows.net"
         from .keyvault import KeyVaultService
         self.keyvault = KeyVaultService(self)  # registers itself for ".vault.azure.net"
+        from .appservice import AppServiceTokens
+        self.appservice = AppServiceTokens(self)  # App Service's IDENTITY_ENDPOINT host
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None

@@ -20,7 +20,7 @@ from ..tokens import TokenError, bearer
 from . import authorization as authz
 from . import identity
 from .base import Call, ResourceType, check_envelope, invalid_content
-from .catalog import TYPES, resource_type
+from .catalog import PROVIDER_ACTIONS, TYPES, resource_type
 from .deployments import Deployments, is_deployments_path, parse_jsonc
 from .errors import ArmError
 from .filters import Filter, resource_groups_filter, resources_filter
@@ -198,6 +198,10 @@ class ArmService:
             raise ArmError(404, "NotFound", f"The resource path '{ref.path}' is not supported.")
         if is_deployments_path(ref):
             return self.deployments.route(call)
+        provider_action = PROVIDER_ACTIONS.get(ref.type.lower()) if not ref.names and call.method == "POST" else None
+        if provider_action is not None:  # e.g. Microsoft.Web/checknameavailability
+            call.authorize(f"{ref.type}/read", ref.scope)
+            return provider_action(call)
         rt = resource_type(ref.type)
         if ref.tail is not None:
             self._check_api_version(call, rt)

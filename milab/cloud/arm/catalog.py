@@ -16,6 +16,8 @@ from .keyvault import TYPES as KEYVAULT_TYPES
 from .msi import UserAssignedIdentity
 from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
 from .storage import TYPES as STORAGE_TYPES
+from .containerinstance import TYPES as ACI_TYPES
+from .web import PROVIDER_ACTIONS as WEB_PROVIDER_ACTIONS, TYPES as WEB_TYPES
 
 NETWORK_API_VERSIONS = None  # any well-formed version: stored generically
 
@@ -30,6 +32,12 @@ def register(rt: ResourceType) -> ResourceType:
 for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
             *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE):
     register(_rt)
+for _rt in (*ACI_TYPES, *WEB_TYPES):
+    register(_rt)
+
+# POSTs to a provider itself (``/subscriptions/{s}/providers/{namespace}/{operation}``), by lower-cased
+# "namespace/operation", authorized as ``<namespace>/<operation>/read`` at the subscription.
+PROVIDER_ACTIONS: dict = {**WEB_PROVIDER_ACTIONS}
 
 
 def resource_type(type_name: str) -> ResourceType:
