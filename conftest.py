@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures.resources",
     "fixtures.storage",
     "fixtures.keyvault",
+    "fixtures.hosts",
 ]

@@ -272,3 +272,13 @@ def by_page_title(title: str) -> list[Tutorial]:
 
 def by_file(name: str) -> list[Tutorial]:
     return [t for t in TUTORIALS if t.page.file == name]
+
+
+# -- Identity lifecycle: every procedure of the configure, user-assigned CRUD, role-assignment and
+# other-host pages (the data and how each is reproduced are in milab/procedures.py) --------------
+def _lifecycle() -> list[Tutorial]:
+    from . import procedures
+    return procedures.tutorials(Tutorial, Page)
+
+
+TUTORIALS += _lifecycle()

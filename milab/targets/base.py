@@ -113,6 +113,11 @@ class Target:
         return ResourceManagementClient(self.credential, self.subscription_id, **self._kw())
 
     @cached_property
+    def deployments(self):
+        from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+        return DeploymentsMgmtClient(self.credential, self.subscription_id, **self._kw())
+
+    @cached_property
     def compute(self):
         from azure.mgmt.compute import ComputeManagementClient
         return ComputeManagementClient(self.credential, self.subscription_id, **self._kw())

@@ -49,7 +49,7 @@ from .base import INTERNAL, Call, now_iso
 from .errors import ArmError
 from .ids import parse
 from .resources import RESOURCES_API_VERSIONS
-from .templates import Scope, TemplateError, evaluate_value
+from .templates import Scope, TemplateError, check_static, evaluate_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import ArmService
@@ -161,6 +161,8 @@ class Engine:
         scope.reference = self.reference
         self.scope = scope
         try:
+            for section in ("variables", "resources", "outputs"):
+                check_static(t.get(section) or {}, f"template {section[:-1]}")
             self._plan(t.get("resources") or [], scope, None)
         except TemplateError as e:
             raise _invalid_template(e.message) from None

@@ -129,6 +129,34 @@ def _describe(e: UnexpectedInput) -> str:
     return "the expression is not valid."
 
 
+def check_static(value: Any, where: str = "template") -> None:
+    """What ARM's validation finds without evaluating: every expression parses and names only known
+    functions (so ``[myResourceGroup().location]`` fails before anything is deployed)."""
+    if isinstance(value, str):
+        if is_expression(value):
+            _check_names(parse(value[1:-1]), where)
+    elif isinstance(value, list):
+        for v in value:
+            check_static(v, where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_static(k, where)
+            check_static(v, where)
+
+
+def _check_names(node, where: str) -> None:
+    if isinstance(node, Literal):
+        return
+    if node.name.lower() != "if" and node.name.lower() not in FUNCTIONS:
+        raise TemplateError(f"The {where} is not valid: The template function '{node.name}' is not valid. Please "
+                            f"see https://aka.ms/arm-functions for usage details.")
+    for a in node.args:
+        _check_names(a, where)
+    for kind, arg in node.accessors:
+        if kind == "index":
+            _check_names(arg, where)
+
+
 # ------------------------------------------------------------------------ the scope
 
 @dataclass

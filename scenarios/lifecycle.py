@@ -1,0 +1,288 @@
+"""What the identity-configuration scenarios share: a host (a VM or a scale set) in the state a
+procedure starts from, the procedure's steps as the page gives them (REST requests at the page's
+api-versions, the page's template fragment deployed through Microsoft.Resources/deployments,
+the portal's ARM calls), and the checks a user cares about: the identity as ARM shows it, and
+from inside the host a token issued, or refused after a disable or remove."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from azure.core.exceptions import HttpResponseError
+
+from fixtures.hosts import instance_host, vm_body, vmss_body
+from milab.targets import Vm
+
+from .helpers import claims
+
+ARM = "https://management.azure.com/"
+COMPUTE = {"vm": "Microsoft.Compute/virtualMachines", "vmss": "Microsoft.Compute/virtualMachineScaleSets"}
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+_ID = re.compile(r"<(ID\d)(-NO-SLASH)?>")
+
+
+@dataclass
+class Case:
+    kind: str  # vm | vmss
+    rg: object
+    name: str
+    os: str
+    identities: dict = field(default_factory=dict)  # "ID1" -> UserIdentity
+    system_before: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.rg.id}/providers/{COMPUTE[self.kind]}/{self.name}"
+
+
+def _names(facts: dict) -> list[str]:
+    found = set(facts.get("before", {}) and facts["before"].get("users") or [])
+    found |= {m.group(1) for m in _ID.finditer(json.dumps(facts))}
+    exp = facts.get("expect") or {}
+    found |= set(exp.get("users", [])) | set(exp.get("refused", []))
+    if "<USERASSIGNEDIDENTITYNAME>" in json.dumps(facts):
+        found.add("ID1")
+    return sorted(found)
+
+
+def substitute(value, case: Case):
+    """Put the case's identities where the page has ``<ID1>`` (or ``<ID1-NO-SLASH>``)."""
+    text = json.dumps(value)
+
+    def repl(m):
+        uid = case.identities[m.group(1)].id
+        return uid.lstrip("/") if m.group(2) else uid
+
+    return json.loads(_ID.sub(repl, text))
+
+
+def _identity_block(before: dict, case: Case) -> dict | None:
+    kinds = {"none": None, "system": "SystemAssigned", "user": "UserAssigned", "both": "SystemAssigned, UserAssigned"}
+    kind = kinds[before["identity"]]
+    if kind is None:
+        return None
+    block = {"type": kind}
+    if before.get("users"):
+        block["userAssignedIdentities"] = {case.identities[n].id: {} for n in before["users"]}
+    return block
+
+
+def prepare(kind: str, facts: dict, target, arm_rest, rg, user_identity) -> Case:
+    """The host and identities a procedure starts from (none when the procedure creates the host)."""
+    os_name = facts.get("page_os", "linux")
+    case = Case(kind, rg, target.unique_name(kind)[-20:].replace("-", ""), os_name)
+    for n in _names(facts):
+        case.identities[n] = user_identity(rg, f"{case.name}-{n}")
+    if facts.get("before") is not None:
+        body = host_body(case, target)
+        block = _identity_block(facts["before"], case)
+        if block:
+            body["identity"] = block
+        r = arm_rest.call("PUT", case.path, "2018-06-01", body)
+        assert r.status in (200, 201), f"creating the {kind} the procedure starts from: {r.status} {r.text[:400]}"
+        case.system_before = ((r.body or {}).get("identity") or {}).get("principalId")
+    return case
+
+
+def host_body(case: Case, target) -> dict:
+    if case.kind == "vm":
+        return vm_body(target, case.rg, case.name, case.os)
+    return vmss_body(target, case.rg, case.name, case.os)
+
+
+def run_steps(facts: dict, case: Case, target, arm_rest):
+    """Send the procedure's steps; returns the last reply (or the deployment's error)."""
+    last = None
+    for step in facts["steps"]:
+        if "template" in step:
+            last = deploy_fragment(step["template"], case, target)
+            continue
+        body = substitute(step.get("body"), case) if step.get("body") is not None else None
+        if isinstance(body, dict) and body.pop("<VM>", None):
+            body = {**host_body(case, target), **body}
+        last = arm_rest.call(step["method"], case.path, step["api_version"], body)
+        if step["method"] == "GET":
+            assert last.status == 200, f"the page's GET of the {case.kind}: {last.status} {last.text[:300]}"
+        elif step["method"] == "PUT" and last.status in (200, 201) and case.system_before is None:
+            pass
+    return last
+
+
+def deploy_fragment(spec: dict, case: Case, target):
+    """The page's template fragment (api-version, identity block, location expression as the page has
+    them) in a complete template, deployed as ``az deployment group create`` would."""
+    body = host_body(case, target)
+    props = copy.deepcopy(body["properties"])
+    secret = props.get("osProfile", props.get("virtualMachineProfile", {}).get("osProfile", {}))
+    password = secret.pop("adminPassword", None)
+    secret["adminPassword"] = "[parameters('adminPassword')]"
+    identity = json.loads(json.dumps(spec["identity"]).replace("<USERASSIGNEDIDENTITYNAME>", "uaName"))
+    resource = {"apiVersion": spec["api_version"], "type": COMPUTE[case.kind], "name": "[parameters('vmName')]",
+                "location": spec.get("location", "[resourceGroup().location]"), "identity": identity,
+                "properties": props}
+    if case.kind == "vmss":
+        resource["sku"] = body["sku"]
+    resources = [resource]
+    variables = {"vmResourceId": f"[resourceId('{COMPUTE[case.kind]}', parameters('vmName'))]"}
+    if "ID1" in case.identities:
+        variables["uaName"] = case.identities["ID1"].name
+    parameters = {"vmName": {"type": "string"}, "adminPassword": {"type": "securestring"}}
+    values = {"vmName": {"value": case.name}, "adminPassword": {"value": password}}
+    if spec.get("role"):
+        # the template page's role section: parameters builtInRoleType and rbacGuid, variable Reader
+        parameters.update({"builtInRoleType": {"type": "string", "defaultValue": spec["role"]},
+                           "rbacGuid": {"type": "string"}})
+        values["rbacGuid"] = {"value": str(uuid.uuid4())}
+        variables["Reader"] = ("[concat('/subscriptions/', subscription().subscriptionId, "
+                               "'/providers/Microsoft.Authorization/roleDefinitions/', "
+                               f"'{READER}')]")
+        resources.append({"apiVersion": "2017-09-01", "type": "Microsoft.Authorization/roleAssignments",
+                          "name": "[parameters('rbacGuid')]",
+                          "properties": {"roleDefinitionId": "[variables(parameters('builtInRoleType'))]",
+                                         "principalId": "[reference(variables('vmResourceId'), '2017-12-01', "
+                                                        "'Full').identity.principalId]",
+                                         "scope": "[resourceGroup().id]"},
+                          "dependsOn": [f"[concat('{COMPUTE[case.kind]}/', parameters('vmName'))]"]})
+    template = {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "parameters": parameters, "variables": variables,
+                "resources": resources}
+    try:
+        target.lro(target.deployments.deployments.begin_create_or_update(
+            case.rg.name, f"{case.name}-deploy", {"properties": {"mode": "Incremental", "template": template,
+                                                                 "parameters": values}}))
+    except HttpResponseError as e:
+        return _Failed(e)
+    return None
+
+
+@dataclass
+class _Failed:
+    error: HttpResponseError
+
+    @property
+    def status(self) -> int:
+        return self.error.status_code or 0
+
+    @property
+    def code(self) -> str | None:
+        return self.error.error.code if self.error.error else None
+
+    @property
+    def text(self) -> str:
+        return str(self.error)
+
+
+def guest(case: Case, target) -> Vm:
+    """Where in-host steps run: the VM, or the scale set's first instance."""
+    if case.kind == "vm":
+        return Vm(target, case.rg.name, case.name, case.path, case.os)
+    return instance_host(target, case.rg, case.path, case.os)
+
+
+def expected_type(expect: dict) -> str | None:
+    system, users = expect["system"], bool(expect["users"])
+    return {(True, True): "SystemAssigned, UserAssigned", (True, False): "SystemAssigned",
+            (False, True): "UserAssigned"}.get((system, users))
+
+
+def check_arm(case: Case, expect: dict, arm_rest) -> dict:
+    """The identity as ARM shows it, in the dictionary format of 2018-06-01 (what the pages' GET shows)."""
+    r = arm_rest.call("GET", case.path, "2018-06-01")
+    assert r.status == 200, r.text[:300]
+    ident = r.body.get("identity")
+    want = expected_type(expect)
+    if want is None:
+        assert not ident or ident.get("type") in (None, "None"), f"identity should be gone, ARM shows {ident}"
+        return {}
+    assert ident and ident["type"] == want, f"ARM shows identity {ident}, the page says type {want!r}"
+    shown = {k.lower() for k in (ident.get("userAssignedIdentities") or {})}
+    assert shown == {case.identities[n].id.lower() for n in expect["users"]}, (
+        f"user-assigned identities shown {sorted(shown)}, expected {expect['users']}")
+    if expect["system"]:
+        assert ident.get("principalId"), ident
+    return ident
+
+
+def _token_request(vm: Vm, target, want_status: int, what: str, **selector):
+    got = target.wait_for(lambda: vm.imds_token(ARM, "2018-02-01", **selector), lambda r: r.status == want_status,
+                          what)
+    return got
+
+
+def check_tokens(case: Case, expect: dict, ident: dict, target) -> None:
+    """From inside the host: which identity IMDS issues a token for, and which it refuses."""
+    vm = guest(case, target)
+    everyone = (1 if expect["system"] else 0) + len(expect["users"])
+    default = _token_request(vm, target, 200 if everyone == 1 or expect["system"] else 400,
+                             "IMDS to reflect the identity change")
+    if expect["system"]:
+        assert default.status == 200, default.body[:300]
+        assert claims(default.json()["access_token"])["oid"] == ident["principalId"]
+    elif everyone == 1:
+        only = case.identities[expect["users"][0]]
+        assert default.status == 200, default.body[:300]
+        assert claims(default.json()["access_token"])["oid"] == only.principal_id
+    else:
+        assert default.status == 400 and default.error_code() == "invalid_request", default.body[:300]
+    if everyone > 1:
+        for n in expect["users"]:
+            ua = case.identities[n]
+            got = _token_request(vm, target, 200, f"a token for {n}", client_id=ua.client_id)
+            assert got.status == 200 and claims(got.json()["access_token"])["oid"] == ua.principal_id, got.body[:300]
+    for n in expect.get("refused", []):
+        ua = case.identities[n]
+        got = _token_request(vm, target, 400, f"IMDS to refuse {n}", client_id=ua.client_id)
+        assert got.status == 400 and got.error_code() == "invalid_request", (
+            f"{n} was removed, yet IMDS answered {got.status}: {got.body[:300]}")
+
+
+def check_principal_gone(principal_id: str, case: Case, target, arm_rest) -> None:
+    """A system-assigned identity that ends takes its service principal with it: it can no longer be granted."""
+    def assign():
+        return arm_rest.call("PUT", f"{case.rg.id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                             "2022-04-01", {"properties": {
+                                 "roleDefinitionId": f"/subscriptions/{target.subscription_id}/providers/"
+                                                     f"Microsoft.Authorization/roleDefinitions/{READER}",
+                                 "principalId": principal_id, "principalType": "ServicePrincipal"}})
+    got = target.wait_for(assign, lambda r: r.status == 400, "the service principal to be deleted")
+    assert got.status == 400 and got.code == "PrincipalNotFound", f"{got.status} {got.text[:300]}"
+
+
+def run_case(kind: str, facts: dict, target, arm_rest, rg, user_identity) -> None:
+    """One procedure end to end: the starting state, the page's steps, then what the user checks."""
+    case = prepare(kind, facts, target, arm_rest, rg, user_identity)
+    reply = run_steps(facts, case, target, arm_rest)
+    if "expect_error" in facts:
+        want = facts["expect_error"]
+        assert reply is not None and reply.status == want["status"] and reply.code == want["code"], (
+            f"the page's request as written ({facts.get('page_defect')}) should fail with {want['status']} "
+            f"{want['code']}; got {getattr(reply, 'status', None)} {getattr(reply, 'code', None)}: "
+            f"{getattr(reply, 'text', '')[:300]}")
+        return
+    if reply is not None and hasattr(reply, "error"):
+        raise AssertionError(f"the deployment failed: {reply.text[:600]}")
+    if reply is not None and reply.status >= 400:
+        raise AssertionError(f"the page's request failed: {reply.status} {reply.text[:400]}")
+    if facts.get("deleted"):
+        gone = target.wait_for(lambda: arm_rest.call("GET", case.path, "2018-06-01"), lambda r: r.status == 404,
+                               f"the {kind} to be deleted")
+        assert gone.status == 404 and gone.code == "ResourceNotFound", gone.text[:300]
+        for n, ua in case.identities.items():  # user-assigned identities outlive the host
+            assert arm_rest.call("GET", ua.id, "2018-11-30").status == 200, f"{n} should survive the {kind}"
+        check_principal_gone(case.system_before, case, target, arm_rest)
+        return
+    ident = check_arm(case, facts["expect"], arm_rest)
+    if facts.get("role"):  # the template's role assignment: the identity reads its resource group
+        vm = guest(case, target)
+        token = vm.imds_token(ARM, "2018-02-01").json()["access_token"]
+        got = target.wait_for(lambda: vm.http("GET", f"https://management.azure.com{case.rg.id}?api-version="
+                                                     f"2016-09-01", {"Authorization": f"Bearer {token}"}),
+                              lambda r: r.status == 200, "the template's role assignment to take effect")
+        assert got.status == 200, f"{facts['role']} on the group should let the identity read it: {got.body[:300]}"
+    check_tokens(case, facts["expect"], ident, target)
+    if facts.get("system_principal_gone"):
+        assert case.system_before, "the procedure starts from a system-assigned identity"
+        check_principal_gone(case.system_before, case, target, arm_rest)
