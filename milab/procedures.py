@@ -157,7 +157,7 @@ def _config_cases(host: str) -> list[Procedure]:
     # REST: the page's requests, at the page's api-versions, with the page's bodies
     add(f"{R}-SA-create", rest, "REST", "scenario", f"Enable system-assigned managed identity during creation of a"
         f"{'n Azure VM' if host == 'vm' else ' virtual machine scale set'}", "rest-sa-create",
-        _case(None, [_put(V18, SA)], _expect(system=True), page_os="windows"))
+        _case(None, [_put(V18, SA)], _expect(system=True)))
     add(f"{R}-SA-enable", rest, "REST", "scenario", f"Enable system-assigned identity on an existing "
         f"{'Azure VM' if host == 'vm' else 'virtual machine scale set'}", "rest-sa-enable",
         _case(_none(), [{"method": "GET", "api_version": V18}, _patch(V18, SA)], _expect(system=True)))
