@@ -204,8 +204,13 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
     }
     md_path = out / MATRIX_MD
     json_path = out / MATRIX_JSON
+    from milab.reporting import procedures  # the lifecycle pages' procedures by page and pivot
+    lifecycle = procedures.render(clean)
+    if lifecycle:
+        document["procedures"] = procedures.statuses(clean)
     _atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    _atomic_write(md_path, render_markdown(clean, target=target, generated_at=generated_at))
+    _atomic_write(md_path, render_markdown(clean, target=target, generated_at=generated_at) +
+                  (("\n" + lifecycle) if lifecycle else ""))
     return md_path, json_path
 
 
