@@ -433,3 +433,64 @@ def test_the_template_az_vm_create_builds_deploys(arm):
     assert [o["properties"]["targetResource"]["resourceType"] for o in
             arm.call("GET", dep_path(arm, rg, "vm_deploy_x") + "/operations", RES_API).json()["value"]][-2:] == [
         "Microsoft.Compute/virtualMachines", "Microsoft.Authorization/roleAssignments"]
+
+
+def test_the_template_az_vmss_create_builds_deploys(arm, control):
+    """``az vmss create --assign-identity`` (azure-cli's build_vmss_resource): a VNet, a public IP, a load
+    balancer and the scale set with sku.capacity 2; its instances then answer IMDS for the set's identity."""
+    rg = arm.group()
+    net = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Network"
+    lb = "myVMSSLB"
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0", "parameters": {"adminPassword": {"type": "securestring"}}, "variables": {},
+        "resources": [
+            {"name": "myVMSSVNET", "type": "Microsoft.Network/virtualNetworks", "location": "westus",
+             "apiVersion": "2015-06-15", "dependsOn": [], "tags": {},
+             "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                            "subnets": [{"name": "myVMSSSubnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]}},
+            {"apiVersion": "2022-01-01", "type": "Microsoft.Network/publicIPAddresses", "name": f"{lb}PublicIP",
+             "location": "westus", "tags": {}, "dependsOn": [], "properties": {"publicIPAllocationMethod": "Static"},
+             "sku": {"name": "Standard"}},
+            {"type": "Microsoft.Network/loadBalancers", "name": lb, "location": "westus", "tags": {},
+             "apiVersion": "2022-01-01", "dependsOn": ["Microsoft.Network/virtualNetworks/myVMSSVNET",
+                                                       f"Microsoft.Network/publicIpAddresses/{lb}PublicIP"],
+             "properties": {"backendAddressPools": [{"name": f"{lb}BEPool"}], "frontendIPConfigurations": [
+                 {"name": "loadBalancerFrontEnd", "properties": {"publicIPAddress": {
+                     "id": f"{net}/publicIPAddresses/{lb}PublicIP"}}}]},
+             "sku": {"name": "Standard"}},
+            {"type": "Microsoft.Compute/virtualMachineScaleSets", "name": "myVMSS", "location": "westus", "tags": {},
+             "apiVersion": "2024-07-01", "dependsOn": ["Microsoft.Network/virtualNetworks/myVMSSVNET",
+                                                       f"Microsoft.Network/loadBalancers/{lb}"],
+             "sku": {"name": "Standard_DS1_v2", "capacity": 2}, "identity": {"type": "SystemAssigned"},
+             "properties": {"overprovision": True, "upgradePolicy": {"mode": "Manual"},
+                            "singlePlacementGroup": None, "virtualMachineProfile": {
+                                "storageProfile": {"osDisk": {"createOption": "FromImage", "caching": "ReadWrite",
+                                                              "managedDisk": {"storageAccountType": None}},
+                                                   "imageReference": {"publisher": "Canonical",
+                                                                      "offer": "0001-com-ubuntu-server-jammy",
+                                                                      "sku": "22_04-lts-gen2", "version": "latest"}},
+                                "osProfile": {"computerNamePrefix": "myvmss", "adminUsername": "azureuser",
+                                              "adminPassword": "[parameters('adminPassword')]"},
+                                "networkProfile": {"networkInterfaceConfigurations": [{
+                                    "name": "myvmssNic", "properties": {"primary": True, "ipConfigurations": [{
+                                        "name": "myvmssIPConfig", "properties": {
+                                            "subnet": {"id": f"{net}/virtualNetworks/myVMSSVNET/subnets/myVMSSSubnet"},
+                                            "loadBalancerBackendAddressPools": [{"id": f"{net}/loadBalancers/{lb}/"
+                                                                                       f"backendAddressPools/{lb}BEPool"}]}}]}}]}}}},
+        ],
+        "outputs": {"VMSS": {"type": "object", "value": "[reference(resourceId('Microsoft.Compute/"
+                                                        "virtualMachineScaleSets', 'myVMSS'),providers('Microsoft."
+                                                        "Compute', 'virtualMachineScaleSets').apiVersions[0])]"}},
+    }
+    r = deploy(arm, rg, template, {"adminPassword": "Secret-Passw0rd!"}, name="vmss_deploy_x")
+    assert r.status_code == 201, r.text
+    doc = arm.call("GET", dep_path(arm, rg, "vmss_deploy_x"), RES_API).json()["properties"]
+    assert doc["provisioningState"] == "Succeeded", doc
+    assert doc["outputs"]["VMSS"]["value"]["upgradePolicy"] == {"mode": "Manual"}
+    vmss = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/myVMSS"
+    instances = arm.call("GET", vmss + "/virtualMachines", "2024-07-01").json()["value"]
+    assert len(instances) == 2
+    pid = arm.call("GET", vmss, "2024-07-01").json()["identity"]["principalId"]
+    env = control.call("GET", "/_milab/vm-context", params={"id": instances[1]["id"]})
+    assert env["MILAB_VM_ID"] == instances[1]["id"] and pid

@@ -879,3 +879,18 @@ def _min(*args):
 def _max(*args):
     vals = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
     return max(vals)
+
+
+@function("providers")
+def _providers(namespace=None, resource_type=None):
+    """A resource type's registration, newest api-version first (``az vmss create``'s template
+    reads ``providers('Microsoft.Compute', 'virtualMachineScaleSets').apiVersions[0]``)."""
+    from .catalog import known_api_versions
+    _need("providers", namespace, str)
+    if resource_type is None:
+        raise _arity("providers", 2)
+    versions = known_api_versions(f"{namespace}/{_need('providers', resource_type, str)}")
+    if not versions:
+        raise TemplateError(f"The resource type '{namespace}/{resource_type}' is not registered with the emulator.")
+    return {"namespace": namespace, "resourceType": resource_type, "locations": [],
+            "apiVersions": sorted(versions, reverse=True)}
