@@ -494,3 +494,27 @@ def test_the_template_az_vmss_create_builds_deploys(arm, control):
     pid = arm.call("GET", vmss, "2024-07-01").json()["identity"]["principalId"]
     env = control.call("GET", "/_milab/vm-context", params={"id": instances[1]["id"]})
     assert env["MILAB_VM_ID"] == instances[1]["id"] and pid
+
+
+def test_subscription_scope_deployment_creates_a_group(arm, target_sdk):
+    client, _ = target_sdk
+    name = f"sub-rg-{uuid.uuid4().hex[:8]}"
+    template = {"$schema": "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "parameters": {"rgName": {"type": "string"}},
+                "resources": [{"type": "Microsoft.Resources/resourceGroups", "apiVersion": "2022-09-01",
+                               "name": "[parameters('rgName')]", "location": "westus"}],
+                "outputs": {"id": {"type": "string", "value": "[subscriptionResourceId('Microsoft.Resources/"
+                                                              "resourceGroups', parameters('rgName'))]"}}}
+    path = f"/subscriptions/{arm.sub}/providers/Microsoft.Resources/deployments/{name}"
+    r = arm.call("PUT", path, RES_API, {"properties": {"mode": "Incremental", "template": template,
+                                                       "parameters": {"rgName": {"value": name}}}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "LocationRequired"
+    from azure.mgmt.resource.deployments.models import Deployment, DeploymentProperties
+    done = client.deployments.begin_create_or_update_at_subscription_scope(name, Deployment(
+        location="westus", properties=DeploymentProperties(mode="Incremental", template=template,
+                                                           parameters={"rgName": {"value": name}}))).result()
+    assert done.properties.provisioning_state == "Succeeded"
+    assert done.properties.outputs["id"]["value"] == f"/subscriptions/{arm.sub}/resourceGroups/{name}"
+    assert arm.call("GET", f"/subscriptions/{arm.sub}/resourceGroups/{name}").status_code == 200
+    client.deployments.begin_delete_at_subscription_scope(name).result()
+    assert arm.call("GET", path, RES_API).status_code == 404

@@ -413,6 +413,8 @@ def _subscription_resource_id(scope: Scope, *args):
     rtype, names = _type_and_names("subscriptionResourceId", args)
     prefix = args[:len(args) - len(names) - 1]
     sub = prefix[0] if prefix else scope.subscription_id
+    if rtype.lower() == "microsoft.resources/resourcegroups":  # a group's id has no providers segment
+        return f"/subscriptions/{sub}/resourceGroups/{names[0]}"
     return f"/subscriptions/{sub}/{_provider_path(rtype, names)}"
 
 
