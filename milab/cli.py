@@ -29,7 +29,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         handler.addFilter(RedactingFilter())
     config = Config(host=args.host, port=args.port, state_dir=Path(args.state_dir) if args.state_dir else None,
                     enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
-                    imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage)
+                    imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage,
+                    permissive_cosmos=args.permissive_cosmos)
 
     def ready(emu):
         if args.print_env:
@@ -66,6 +67,8 @@ def _serve_detached(args: argparse.Namespace) -> int:
         cmd.append("--permissive-storage")
     if args.no_imds_checks:
         cmd.append("--no-imds-checks")
+    if args.permissive_cosmos:
+        cmd.append("--permissive-cosmos")
     log = open(state_dir / "emulator.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
@@ -124,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer every IMDS request with a token (only to prove denials can fail)")
     s.add_argument("--permissive-storage", action="store_true",
                    help="the Blob gateway authorizes every request (only to prove denials can fail)")
+    s.add_argument("--permissive-cosmos", action="store_true",
+                   help="the Cosmos DB data plane authorizes every request (only to prove denials can fail)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop an emulator started with --detach")

@@ -54,6 +54,7 @@ class Config:
     validate_tokens: bool = True
     permissive_storage: bool = False  # the Blob gateway authorizes everything (only to prove denials can fail)
     imds_checks: bool = True
+    permissive_cosmos: bool = False  # the Cosmos data plane authorizes everything (only to prove denials can fail)
 
 
 class Emulator:
@@ -85,6 +86,8 @@ class Emulator:
         self.keyvault = KeyVaultService(self)  # registers itself for ".vault.azure.net"
         from .appservice import AppServiceTokens
         self.appservice = AppServiceTokens(self)  # App Service's IDENTITY_ENDPOINT host
+        from .cosmos import CosmosGateway
+        self.cosmos = CosmosGateway(self)  # registers itself for ".documents.azure.com"
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None

@@ -213,6 +213,13 @@ class ArmService:
                     raise self._not_found(call, ref.id)
                 return 200, view(call, existing)
             if call.method == "GET":
+                read_action = {k.lower(): v for k, v in getattr(rt, "read_actions", {}).items()}.get(ref.tail.lower())
+                if read_action is not None:  # a GET operation on a resource (Cosmos's GET .../readonlykeys)
+                    call.authorize(f"{rt.type}/{ref.tail}/read", ref.id)
+                    existing = call.state.get(ref.id)
+                    if existing is None:
+                        raise self._not_found(call, ref.id)
+                    return read_action(call, existing)
                 child_type = f"{ref.type}/{ref.tail}" if ref.tail else ref.type
                 return self._list_children(call, child_type)
             if call.method == "POST" and ref.tail:
@@ -391,7 +398,7 @@ class ArmService:
                     self._require_group(call)
                 return 204, None
             self._delete(call, existing)
-            return 200, None
+            return getattr(rt, "deleted_status", 200), None
         if method in ("PUT", "PATCH"):
             check_envelope(call.body)
             if call.ref.namespace:

@@ -13,6 +13,7 @@ from .base import ResourceType
 from .compute import INSTANCE, VirtualMachine, VirtualMachineScaleSet
 from .deployments import DEPLOYMENT_API_VERSIONS
 from .keyvault import TYPES as KEYVAULT_TYPES
+from .cosmos import TYPES as COSMOS_TYPES
 from .msi import UserAssignedIdentity
 from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
 from .storage import TYPES as STORAGE_TYPES
@@ -30,7 +31,7 @@ def register(rt: ResourceType) -> ResourceType:
 
 
 for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
-            *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE):
+            *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE, *COSMOS_TYPES):
     register(_rt)
 for _rt in (*ACI_TYPES, *WEB_TYPES):
     register(_rt)
