@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.storage",
     "fixtures.keyvault",
     "fixtures.hosts",
+    "fixtures.cosmos",
 ]

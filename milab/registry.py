@@ -282,3 +282,111 @@ def _lifecycle() -> list[Tutorial]:
 
 
 TUTORIALS += _lifecycle()
+
+
+# -- Cosmos DB: keys through ARM (004 Windows and Linux, seed 003), data-plane RBAC (seed 002),
+#    the account's own identity (seed 000) -------------------------------------------------------
+SEED_COSMOS_RBAC = "002_3ac18aa7751238e2.txt"
+SEED_COSMOS_KEYS_2022 = "003_89263606b3db56ad.txt"
+SEED_COSMOS_IDENTITY = "000_288f15110d8d3935.txt"
+COSMOS_ACCOUNT_PATH = ("/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
+                       "Microsoft.{provider}/databaseAccounts/{account}")
+READ_ONLY_KEYS = ["primaryReadonlyMasterKey", "secondaryReadonlyMasterKey"]
+ALL_KEYS = ["primaryMasterKey", "secondaryMasterKey", *READ_ONLY_KEYS]
+
+_COSMOS_KEYS_PAGES = {
+    "windows": Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure Cosmos DB",
+                    "tutorial-windows-vm-access-cosmos-db.md", SEED_2019),
+    "linux": Page("Tutorial: Use a Linux VM system-assigned managed identity to access Azure Cosmos DB",
+                  "tutorial-linux-vm-access-cosmos-db.md", SEED_2019),
+    "windows-2022": Page("Tutorial: Use a managed identity to access Azure Cosmos DB - Windows",
+                         "tutorial-windows-vm-access-cosmos-db.md", SEED_COSMOS_KEYS_2022),
+}
+_COSMOS_KEYS_SECTIONS = {
+    "windows": ("Create a Cosmos DB account", "Create a collection in the Cosmos DB account",
+                "Grant Windows VM system-assigned managed identity access to the Cosmos DB account access keys",
+                "Get an access token using the Windows VM system-assigned managed identity to call Azure Resource "
+                "Manager", "Get access keys from Azure Resource Manager to make Cosmos DB calls"),
+    "linux": ("Create a Cosmos DB account", "Create a collection in the Cosmos DB account",
+              "Retrieve the `principalId` of the Linux VM's system-assigned managed identity",
+              "Grant your Linux VM's system-assigned identity access to the Cosmos DB account access keys",
+              "Get an access token using the Linux VM's system-assigned managed identity and use it to call Azure "
+              "Resource Manager", "Get access keys from Azure Resource Manager to make Cosmos DB calls"),
+    "windows-2022": ("Create an Azure Cosmos DB account", "Create a collection", "Grant access",
+                     "Get an access token", "Get access keys"),
+}
+
+
+def _cosmos_keys(variant: str) -> Tutorial:
+    os_name = variant.split("-", 1)[0]
+    facts: dict[str, Any] = {
+        "os": os_name, "identity": "system", "imds_url": IMDS_TOKEN_URL, "imds_api_version": "2018-02-01",
+        "imds_resource": ARM, "imds_headers": {"Metadata": "true"}, "role_scope": "account",
+        "arm_api_version": "2016-03-31",
+        # the portal's "Add Collection": database and collection "Test", a partition key
+        "database": "Test", "collection": "Test", "partition_key": "/pk",
+        # what `az cosmosdb collection show` prints of the collection
+        "collection_keys": ["_rid", "_self", "_etag", "_ts", "id", "indexingPolicy"],
+    }
+    if variant == "windows":
+        # The 2019 Windows page assigns Cosmos DB Account Reader Role, then calls listKeys: that role has
+        # readonlykeys/action only, so Resource Manager refuses the page's call (403 AuthorizationFailed).
+        # The scenario shows that answer, then takes the page's own alternative (readonlykeys).
+        facts.update({"role": "Cosmos DB Account Reader Role", "key_operation": "listKeys",
+                      "arm_path": COSMOS_ACCOUNT_PATH.replace("{provider}", "DocumentDb") + "/listKeys/",
+                      "request_body": None,
+                      "page_denied": {"operation": "listKeys",
+                                      "action": "Microsoft.DocumentDB/databaseAccounts/listKeys/action",
+                                      "status": 403, "code": "AuthorizationFailed",
+                                      "alternative": "readonlykeys"},
+                      "response_keys": READ_ONLY_KEYS})
+    elif variant == "linux":
+        # '<KEY OPERATION TYPE>' and '<ROLE NAME>': the read/write pair the page names first
+        facts.update({"role": "DocumentDB Account Contributor", "key_operation": "listKeys",
+                      "arm_path": COSMOS_ACCOUNT_PATH.replace("{provider}", "DocumentDB") + "/listKeys",
+                      "request_body": "", "response_keys": ALL_KEYS})
+    else:
+        facts.update({"role": "Cosmos DB Account Reader Role", "key_operation": "readonlykeys",
+                      "arm_path": COSMOS_ACCOUNT_PATH.replace("{provider}", "DocumentDb") + "/readonlykeys/",
+                      "request_body": None, "response_keys": READ_ONLY_KEYS})
+    return Tutorial("cosmos_keys", variant, _COSMOS_KEYS_PAGES[variant], _COSMOS_KEYS_SECTIONS[variant],
+                    f"scenarios/test_cosmos_keys.py::test_cosmos_keys[{variant}]", facts)
+
+
+COSMOS_RBAC_PAGE = Page("Use managed identities from a virtual machine to access Azure Cosmos DB",
+                        "tutorial-vm-managed-identities-cosmos.md", SEED_COSMOS_RBAC)
+
+
+def _cosmos_rbac(variant: str) -> Tutorial:
+    kind = "user" if variant.startswith("user") else "system"
+    facts: dict[str, Any] = {
+        "os": "linux", "identity": kind, "role": "DocumentDB Account Contributor", "role_scope": "account",
+        "data_role": "00000000-0000-0000-0000-000000000002", "data_role_name": "Cosmos DB Built-in Data Contributor",
+        "data_scope": "/", "reader_data_role": "00000000-0000-0000-0000-000000000001",
+        "database": "mi-test", "container": "container01",
+        # the page's item: new { id, _partitionKey = "pkey" } with new PartitionKey("pkey"); the container is
+        # created without a partition key definition, so its key path is /_partitionKey
+        "partition_key_property": "_partitionKey", "partition_key_value": "pkey", "query": "SELECT * FROM c",
+        "endpoint": "https://{account}.documents.azure.com:443/",
+    }
+    return Tutorial("cosmos_rbac", variant, COSMOS_RBAC_PAGE,
+                    ("Create an Azure VM with a managed identity", "Create an Azure Cosmos DB account", "Grant access",
+                     "Access data"),
+                    f"scenarios/test_cosmos_rbac.py::test_cosmos_rbac[{variant}]", facts)
+
+
+COSMOS_IDENTITY_PAGE = Page("Configure managed identities with Microsoft Entra ID for your Azure Cosmos DB account",
+                            "how-to-setup-managed-identity.md", SEED_COSMOS_IDENTITY)
+
+TUTORIALS += [_cosmos_keys(v) for v in _COSMOS_KEYS_PAGES] + \
+    [_cosmos_rbac(v) for v in ("system-assigned", "user-assigned")] + [
+    Tutorial("cosmos_account_identity", "cli", COSMOS_IDENTITY_PAGE,
+             ("Create an account with a system-assigned managed identity", "Create a user-assigned managed identity",
+              "Assign a user-assigned managed identity to an account"),
+             "scenarios/test_cosmos_account_identity.py::test_cosmos_account_identity[cli]",
+             {"system_type": "SystemAssigned", "both_type": "SystemAssigned,UserAssigned",
+              "identity_show_keys": ["principalId", "tenantId", "type", "userAssignedIdentities"],
+              "identity_list_keys": ["clientId", "id", "location", "name", "principalId", "resourceGroup", "tags",
+                                     "tenantId", "type"],
+              "user_identity_keys": ["clientId", "principalId"]}),
+]

@@ -170,6 +170,11 @@ class Target:
         """A correctly signed token for the principal that expired an hour ago."""
         raise NotImplementedError
 
+    def identity_token(self, principal_id: str, audience: str) -> str | None:
+        """A token for a managed identity of a resource other than a VM (a Cosmos DB account's own
+        identity), as that resource's host would get it; None when the principal no longer exists."""
+        raise NotImplementedError
+
     def inject_imds_faults(self, vm: Vm, statuses: list[int]) -> None:
         """Make the VM's IMDS answer its next token requests with these statuses."""
         raise NotImplementedError

@@ -281,15 +281,17 @@ class CosmosGateway:
         if n == 2:
             return self.database(request, account, principal, segs[1], activity)
         db = self._database(account, segs[1])
-        if db is None:
-            self.authorize(request, account, principal, rbac.READ_METADATA, f"/dbs/{segs[1]}")
+        if db is None and n < 5:  # authorized as the operation would be, before existence
+            read = method == "GET" or _is_query(request)
+            scope = f"/dbs/{segs[1]}" + (f"/colls/{segs[3]}" if n == 4 else "")
+            self.authorize(request, account, principal, rbac.READ_METADATA if read else "metadata-write", scope)
             raise not_found()
         if n == 3:
             return self.containers(request, account, principal, db, raw, activity)
         if n == 4:
             return self.container(request, account, principal, db, segs[3], raw, activity)
         scope = f"/dbs/{segs[1]}/colls/{segs[3]}"
-        container = self._container(account, segs[1], segs[3])
+        container = self._container(account, segs[1], segs[3]) if db is not None else None
         if segs[4] == "pkranges":
             self.authorize(request, account, principal, rbac.READ_METADATA, scope)
             if container is None:

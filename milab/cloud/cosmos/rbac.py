@@ -104,7 +104,12 @@ def allowed(state, account: dict, principal_id: str, action: str, resource_path:
         if str(props.get("principalId", "")).lower() != principal_id.lower():
             continue
         rel = relative_scope(account_id, props.get("scope", ""))
-        if rel is None or not scope_contains(rel, resource_path):
+        if rel is None:
+            continue
+        # metadata reads are allowed on the path down to the assigned scope too (an assignment on one
+        # container lets the SDK read the account and the database on its way there)
+        if not scope_contains(rel, resource_path) and not (action == READ_METADATA and
+                                                          scope_contains(resource_path, rel)):
             continue
         actions = definition_actions(state, account_id, props.get("roleDefinitionId", ""))
         if actions and any(action_matches(p, action) for p in actions):
