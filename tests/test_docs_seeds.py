@@ -57,3 +57,11 @@ def test_no_drift_on_the_pages_scenarios_reproduce(findings):
     _, _, doc = findings
     drift = [f for _, f in _all(doc) if f.get("rule") == "DRIFT001"]
     assert drift == [], drift
+
+
+def test_a_step_refused_as_the_page_writes_it_is_reported(findings):
+    """The 2019 Windows Cosmos DB page assigns Cosmos DB Account Reader Role, then calls listKeys:
+    the registry's page_denied fact (the 403 the scenario shows) is reported at that call."""
+    _, _, doc = findings
+    hits = [f for _, f in _all(doc) if f.get("rule") == "DENY001"]
+    assert any("listKeys" in f["message"] and "cosmos_keys[windows]" in f["message"] for f in hits), hits

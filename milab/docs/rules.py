@@ -792,7 +792,8 @@ def _api003(ctx):
             reported.add((typ.lower(), v))
             yield ctx.finding(line, f"the emulator does not accept api-version {v} for {typ}")
         acts = K.emulator_actions(typ)
-        if action and acts is not None and action.lower() not in acts and (typ, action) not in reported:
+        if action and "<" not in action and acts is not None and action.lower() not in acts and \
+                (typ, action) not in reported:
             reported.add((typ, action))
             yield ctx.finding(line, f"the emulator has no operation '{action}' on {typ}")
 
@@ -1582,6 +1583,33 @@ def _drift001(ctx):
             if not _same(key, value, expected):
                 yield ctx.finding(line, f"{t.key}: the page gives {key} = {_fmt(value)}, the scenario reproduces "
                                         f"{_fmt(expected)}")
+
+
+@rule("DENY001", "error", "a step is refused as the page writes it")
+def _deny001(ctx):
+    """For pages in the tutorial registry whose scenario shows a step refused as the page writes it
+    (the ``page_denied`` fact). The 2019 Windows Cosmos DB page assigns Cosmos DB Account Reader Role,
+    then calls ``listKeys``, which that role cannot: Resource Manager answers 403 AuthorizationFailed.
+    Reported at the page's call while the page still assigns that role and the built-in role still
+    lacks the action (``milab/cloud/authorization/roles.py``)."""
+    from ..cloud.authorization import permits, roles
+    for t in ctx.tutorials:
+        denied = t.facts.get("page_denied")
+        role_name = t.facts.get("role")
+        if not denied or not role_name:
+            continue
+        role = roles.by_name(role_name)
+        if role is None or permits(role, denied["action"]):
+            continue
+        assigns = any(r.command and r.name and r.name.lower() == role_name.lower() for r in ctx.facts.roles)
+        calls = [c for c in ctx.facts.arm_calls
+                 if (arm_operation(c.path)[1] or "").lower() == denied["operation"].lower()]
+        if assigns and calls:
+            yield ctx.finding(calls[0].line,
+                              f"{t.key}: the page assigns '{role_name}', then calls {denied['operation']}; that role "
+                              f"does not have {denied['action']}, so Resource Manager answers {denied['status']} "
+                              f"{denied['code']} (the scenario shows it). Use {denied['alternative']}, or assign a "
+                              f"role that has the action.")
 
 
 class _Missing:
