@@ -51,6 +51,7 @@ bench: deps
 	$(PY) bench/emulator.py
 	$(PY) bench/blob.py
 	$(PY) bench/keyvault.py
+	$(PY) bench/cosmos.py
 
 clean:
 	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -48,10 +49,18 @@ def string_to_sign(verb: str, resource_type: str, link: str, date: str) -> str:
     return f"{verb.lower()}\n{resource_type.lower()}\n{link}\n{date.lower()}\n\n"
 
 
+@functools.lru_cache(maxsize=256)
+def _key_bytes(key: str) -> bytes:
+    return base64.b64decode(key)
+
+
+def _digest(key: str, verb: str, resource_type: str, link: str, date: str) -> bytes:
+    text = string_to_sign(verb, resource_type, link, date).encode()
+    return hmac.new(_key_bytes(key), text, hashlib.sha256).digest()
+
+
 def signature(key: str, verb: str, resource_type: str, link: str, date: str) -> str:
-    raw = base64.b64decode(key)
-    digest = hmac.new(raw, string_to_sign(verb, resource_type, link, date).encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return base64.b64encode(_digest(key, verb, resource_type, link, date)).decode()
 
 
 def master_key_authorization(key: str, verb: str, path: str, date: str | None = None) -> tuple[str, str]:
@@ -90,9 +99,9 @@ def parse_authorization(header: str) -> Credential:
 
 def signature_matches(key: str, cred: Credential, verb: str, target: Target, date: str) -> bool:
     try:
-        expected = signature(key, verb, target.resource_type, target.link, date)
+        expected = _digest(key, verb, target.resource_type, target.link, date)
         given = base64.b64decode(cred.sig, validate=False)
     except (binascii.Error, ValueError):
         return False
-    return hmac.compare_digest(base64.b64decode(expected), given)
+    return hmac.compare_digest(expected, given)
 

@@ -43,6 +43,7 @@ import base64
 import copy
 import datetime as dt
 import email.utils
+import functools
 import json
 import logging
 import uuid
@@ -536,6 +537,8 @@ class CosmosGateway:
         start = _continuation_offset(request.headers.get("x-ms-continuation"))
         page = results[start:start + size]
         headers = {"x-ms-item-count": str(len(page))}
+        if key == "Documents":
+            headers["x-ms-documentdb-partitionkeyrangeid"] = PK_RANGE["id"]
         if start + size < len(results):
             token = base64.b64encode(str(start + size).encode()).decode()
             headers["x-ms-continuation"] = json.dumps({"token": token, "range": {"min": "", "max": "FF"}})
@@ -562,7 +565,8 @@ class CosmosGateway:
         lsn = self._next_lsn(container)
         doc = container["properties"]["resource"]
         h = {"x-ms-session-token": f"0:-1#{lsn}", "lsn": str(lsn), "x-ms-global-Committed-lsn": str(lsn),
-             "x-ms-alt-content-path": _alt_path(container), "x-ms-content-path": doc["_rid"]}
+             "x-ms-alt-content-path": _alt_path(container), "x-ms-content-path": doc["_rid"],
+             "x-ms-documentdb-partitionkeyrangeid": PK_RANGE["id"]}
         if item is not None:
             h["etag"] = item["_etag"]
         return h
@@ -610,8 +614,12 @@ class CosmosGateway:
             if request.headers.get("If-None-Match") == existing["_etag"]:
                 return self._ok(None, activity, 304, {"etag": existing["_etag"]})
             lsn = self._lsn.get(container["id"].lower(), 0)
+            # the range id matters: azure-cosmos drops its whole routing-map cache when a response names a
+            # partition key range it does not know (or none)
             return self._ok(existing, activity, headers={"x-ms-session-token": f"0:-1#{lsn}", "lsn": str(lsn),
-                                                        "x-ms-alt-content-path": _alt_path(container)})
+                                                        "x-ms-alt-content-path": _alt_path(container),
+                                                        "x-ms-content-path": container["properties"]["resource"]["_rid"],
+                                                        "x-ms-documentdb-partitionkeyrangeid": PK_RANGE["id"]})
         _check_if_match(request, existing)
         if method == "DELETE":
             del store[key]
@@ -668,6 +676,7 @@ def _alt_path(container: dict) -> str:
     return f"dbs/{parts[-3]}/colls/{parts[-1]}"
 
 
+@functools.lru_cache(maxsize=64)  # clients sign many requests in the same second
 def _parse_date(value: str) -> dt.datetime | None:
     if not value:
         return None
