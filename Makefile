@@ -30,7 +30,8 @@ $(SYSTEM_STAMP): Makefile
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-# Azurite (the blob engine behind the storage gateway), pinned by infra/package-lock.json.
+# Azurite (the blob engine behind the storage gateway) and @vercel/cosmosdb-server (bench/cosmos.py's
+# reference), pinned by infra/package-lock.json.
 $(NPM_STAMP): infra/package.json infra/package-lock.json
 	npm ci --prefix infra --no-audit --no-fund --loglevel=error
 	touch $@

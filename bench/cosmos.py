@@ -18,14 +18,14 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from blob import start_emulator  # noqa: E402  (the emulator in a thread of this process, as bench/blob.py runs it)
 
 API = "2024-11-15"
 ITEMS = 100
@@ -106,29 +106,6 @@ def client_main(spec_json: str) -> int:
 
 
 # -- the servers and the set-up -----------------------------------------------------------------
-def start_emulator():
-    from milab.cloud.arm.bootstrap import bootstrap
-    from milab.cloud.server import Config, Emulator
-    box: dict = {}
-    ready = threading.Event()
-
-    def run():
-        async def go():
-            emu = Emulator(Config(state_dir=Path(tempfile.mkdtemp(prefix="milab-bench-cosmos-"))))
-            await emu.start()
-            bootstrap(emu)
-            box["emu"], box["loop"] = emu, asyncio.get_running_loop()
-            box["stop"] = asyncio.Event()
-            ready.set()
-            await box["stop"].wait()
-            await emu.stop()
-        asyncio.run(go())
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    ready.wait(60)
-    return box, t
-
-
 def start_reference(emu) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "NODE_PATH": str(ROOT / "infra" / "node_modules")}
     proc = subprocess.Popen(["node", str(ROOT / "bench" / "cosmosdb_server.js"), str(emu.pki.leaf_cert),

@@ -115,7 +115,8 @@ def test_rule_does_not_fire(rule_id, rules):
 
 
 def test_every_rule_is_tested_or_documented():
-    untested = set(RULES) - set(CASES) - {"CODE002", "CODE017", "MD005", "API003", "DRIFT001"}
+    # DRIFT001 and DENY001 need the registry: tests/test_docs_seeds.py checks them on the seeds
+    untested = set(RULES) - set(CASES) - {"CODE002", "CODE017", "MD005", "API003", "DRIFT001", "DENY001"}
     assert not untested
     for r in RULES.values():
         assert r.doc and r.summary and r.severity in ("error", "warning", "info")

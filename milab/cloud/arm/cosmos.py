@@ -75,6 +75,20 @@ def _account_of(call: Call) -> dict:
     return acct
 
 
+def _drop_items(self, call: Call, existing: dict) -> None:
+    """Deleting an account, database or container deletes the items the data plane holds below it."""
+    gw = _gateway(call)
+    if gw is not None:
+        gw.drop(existing["id"])
+
+
+def _with_tags(existing: dict, body: dict) -> dict:
+    res = dict(existing)
+    if "tags" in body:
+        res["tags"] = body.get("tags") or {}
+    return res
+
+
 def _bad(message: str, code: str = "BadRequest") -> ArmError:
     return ArmError(400, code, message)
 
@@ -210,10 +224,8 @@ class DatabaseAccount(ResourceType):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
+        res = _with_tags(existing, body)
         res[INTERNAL] = dict(existing.get(INTERNAL) or {})
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
         res["properties"] = self._properties(existing["name"], body.get("properties") or {}, existing)
         self.apply_identity(call, res, body, merge=False)
         return res
@@ -221,10 +233,8 @@ class DatabaseAccount(ResourceType):
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
         if not isinstance(body, dict):
             raise _bad("The request content was invalid: a JSON object is required.", "InvalidRequestContent")
-        res = dict(existing)
+        res = _with_tags(existing, body)
         res[INTERNAL] = dict(existing.get(INTERNAL) or {})
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
         if isinstance(body.get("properties"), dict):
             res["properties"] = self._properties(existing["name"], body["properties"], existing)
         self.apply_identity(call, res, body, merge=True)
@@ -235,10 +245,7 @@ class DatabaseAccount(ResourceType):
         out.setdefault("tags", {})
         return out
 
-    def on_delete(self, call: Call, existing: dict) -> None:
-        gw = _gateway(call)
-        if gw is not None:
-            gw.drop(existing["id"])
+    on_delete = _drop_items
 
 
 class _Child(ResourceType):
@@ -277,18 +284,12 @@ class SqlDatabase(_Child):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
-        return res
+        return _with_tags(existing, body)
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
         raise ArmError(405, "MethodNotAllowed", "SQL databases are updated with PUT (createUpdateSqlDatabase).")
 
-    def on_delete(self, call: Call, existing: dict) -> None:
-        gw = _gateway(call)
-        if gw is not None:
-            gw.drop(existing["id"])
+    on_delete = _drop_items
 
 
 class SqlContainer(_Child):
@@ -316,7 +317,7 @@ class SqlContainer(_Child):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
+        res = _with_tags(existing, body)
         doc = dict(existing["properties"]["resource"])
         new = body["properties"]["resource"]
         for k in ("indexingPolicy", "defaultTtl", "uniqueKeyPolicy", "conflictResolutionPolicy",
@@ -325,17 +326,12 @@ class SqlContainer(_Child):
                 doc[k] = new[k]
         doc["_etag"], doc["_ts"] = model.new_etag(), model.now()
         res["properties"] = {"resource": doc}
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
         return res
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
         raise ArmError(405, "MethodNotAllowed", "SQL containers are updated with PUT (createUpdateSqlContainer).")
 
-    def on_delete(self, call: Call, existing: dict) -> None:
-        gw = _gateway(call)
-        if gw is not None:
-            gw.drop(existing["id"])
+    on_delete = _drop_items
 
 
 # -- data-plane RBAC resources -------------------------------------------------------------------------
