@@ -62,6 +62,10 @@ def test_account_validation_and_global_names(arm, acct):
     no_loc = {"location": "westus", "properties": {"databaseAccountOfferType": "Standard"}}
     r = arm.call("PUT", f"{base}/t{uuid.uuid4().hex[:8]}", API, no_loc)
     assert r.status_code == 400 and "locations" in r.json()["error"]["message"]
+    for bad in ({"disableLocalAuth": "yes"}, {"consistencyPolicy": "Strong"},
+                {"locations": [{"locationName": "westus", "failoverPriority": "first"}]}, {"locations": "westus"}):
+        r = arm.call("PATCH", acct["path"], API, {"properties": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BadRequest", (bad, r.text)
     other = arm.group()
     r = arm.call("PUT", base.replace(acct["rg"], other) + f"/{acct['name']}", API, body)
     assert r.status_code == 409, r.text
@@ -331,6 +335,28 @@ def test_hostile_requests_get_cosmos_errors(http, acct, path, body, headers, sta
     r = http.post(f"https://{acct['host']}/{path}", data=raw, timeout=30,
                   headers={"Authorization": auth, "x-ms-date": date, **headers})
     assert r.status_code == status and set(r.json()) == {"code", "message"}, r.text
+
+
+def test_oversized_request_is_413(http, acct):
+    item = {"id": "big", "pk": "a", "blob": "x" * (3 * 1024 * 1024)}
+    r = signed(http, acct, "POST", "dbs/db/colls/items/docs", body=item, headers={"x-ms-documentdb-partitionkey": '["a"]'})
+    assert r.status_code == 413 and r.json()["code"] == "RequestEntityTooLarge"
+
+
+def test_builtin_azure_roles_of_the_cosmos_pages():
+    """Cosmos DB Account Reader Role may read keys read-only, DocumentDB Account Contributor all keys,
+    Cosmos DB Operator none; the Built-in Data Reader/Contributor are Cosmos roles, not Azure ones."""
+    from milab.cloud.authorization import permits, roles
+    reader, contributor, operator = (roles.by_name(n) for n in (
+        "Cosmos DB Account Reader Role", "DocumentDB Account Contributor", "Cosmos DB Operator"))
+    ns = "Microsoft.DocumentDB/databaseAccounts"
+    assert permits(reader, f"{ns}/readonlykeys/action") and permits(reader, f"{ns}/readonlykeys/read")
+    assert not permits(reader, f"{ns}/listKeys/action")
+    assert permits(contributor, f"{ns}/listKeys/action") and permits(contributor, f"{ns}/regenerateKey/action")
+    assert permits(operator, f"{ns}/write") and not permits(operator, f"{ns}/listKeys/action")
+    assert not permits(operator, f"{ns}/readonlykeys/action")
+    assert roles.by_name("Cosmos DB Built-in Data Contributor") is None
+    assert roles.by_name("Cosmos DB Built-in Data Reader") is None
 
 
 def test_bad_continuation_and_page_size(http, acct):

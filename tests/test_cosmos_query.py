@@ -81,6 +81,8 @@ def test_query_plan_rewrites_as_the_gateway_does_and_the_rewrite_runs():
     ("SELECT * FROM c WHERE NOSUCH(c.id)", "SC2005"), ("SELECT *", "SC2001"), ("", "SC1001"),
     ("SELECT * FROM c WHERE c.id = 'unterminated", "SC1001"), ("DROP TABLE c", "SC1001"),
     ("SELECT * FROM c; DELETE", "SC1001"), ("SELECT COUNT(1, 2) FROM c", "SC2050"),
+    ("SELECT * FROM c WHERE " + "NOT " * 3000 + "true", "SC1001"),
+    ("SELECT * FROM c WHERE c.id = '" + "x" * 300000 + "'", "SC1001"),
 ])
 def test_malformed_queries_are_query_errors(text, code):
     with pytest.raises(Q.QueryError) as e:
@@ -94,3 +96,6 @@ def test_parameters_and_counts_are_checked():
     with pytest.raises(Q.QueryError):
         run("SELECT TOP @n * FROM c", {"@n": -1})
     assert len(run("SELECT TOP @n * FROM c", {"@n": 2})) == 2
+    for bad in ({"query": "SELECT * FROM c", "parameters": 5}, {"query": "SELECT * FROM c", "parameters": [1]}):
+        with pytest.raises(Q.QueryError):
+            Q.parameters(bad)

@@ -163,11 +163,10 @@ class DatabaseAccount(ResourceType):
             raise _bad("The 'properties' of a database account are required.")
         if str(props.get("databaseAccountOfferType", "")) != "Standard":
             raise _bad("The property 'databaseAccountOfferType' is required and must be 'Standard'.")
-        locs = props.get("locations")
-        if not isinstance(locs, list) or not locs or not all(isinstance(x, dict) and x.get("locationName")
-                                                             for x in locs):
+        if not props.get("locations"):
             raise _bad("The property 'locations' is required: a list of at least one location with a "
                        "'locationName'.")
+        self._check(props)
 
     def _locations(self, name: str, locs: list) -> list[dict]:
         out = []
@@ -179,7 +178,26 @@ class DatabaseAccount(ResourceType):
                         "isZoneRedundant": bool(loc.get("isZoneRedundant", False))})
         return out
 
+    def _check(self, body_props: dict) -> None:
+        """Types of the properties the emulator acts on (PUT and PATCH alike)."""
+        for k in ("disableLocalAuth", "disableKeyBasedMetadataWriteAccess", "enableAutomaticFailover",
+                  "enableMultipleWriteLocations", "enableFreeTier", "isVirtualNetworkFilterEnabled"):
+            if k in body_props and not isinstance(body_props[k], bool):
+                raise _bad(f"The property '{k}' must be a boolean.")
+        cp = body_props.get("consistencyPolicy")
+        if cp is not None and not (isinstance(cp, dict) and cp.get("defaultConsistencyLevel") in (
+                "Eventual", "Session", "BoundedStaleness", "Strong", "ConsistentPrefix")):
+            raise _bad("The property 'consistencyPolicy.defaultConsistencyLevel' must be one of Eventual, Session, "
+                       "BoundedStaleness, Strong or ConsistentPrefix.")
+        locs = body_props.get("locations")
+        if locs is not None and (not isinstance(locs, list) or not all(
+                isinstance(x, dict) and isinstance(x.get("locationName"), str) and x["locationName"].strip()
+                and isinstance(x.get("failoverPriority", 0), int) for x in locs)):
+            raise _bad("The property 'locations' must list locations with a 'locationName' and an integer "
+                       "'failoverPriority'.")
+
     def _properties(self, name: str, body_props: dict, existing: dict | None) -> dict:
+        self._check(body_props)
         props = dict((existing or {}).get("properties") or {})
         locs = self._locations(name, body_props.get("locations") or []) if body_props.get("locations") else \
             props.get("locations") or []

@@ -63,6 +63,7 @@ log = logging.getLogger("milab.cosmos")
 COMMON = "Microsoft.Azure.Documents.Common/2.14.0"
 CLOCK_SKEW = dt.timedelta(minutes=15)
 DEFAULT_PAGE = 100
+MAX_REQUEST = 2 * 1024 * 1024 + 64 * 1024  # an item may be 2 MB; a request a little more
 PK_RANGE = {"id": "0", "minInclusive": "", "maxExclusive": "FF", "ridPrefix": 0, "throughputFraction": 1,
             "status": "online", "parents": []}
 KEY_NAMES = ("primaryMasterKey", "secondaryMasterKey", "primaryReadonlyMasterKey", "secondaryReadonlyMasterKey")
@@ -173,9 +174,13 @@ class CosmosGateway:
             if account is None:
                 raise error(404, f"The database account '{name}' does not exist in the emulated subscription "
                                  f"(a real client would fail to resolve {host}).")
-            raw = await request.read()
             target = auth.target_of(request.path)
             principal = self.authenticate(request, account, target)
+            if (request.content_length or 0) > MAX_REQUEST:
+                raise error(413, "Request size is too large.")
+            raw = await request.content.read(MAX_REQUEST + 1) if request.can_read_body else b""
+            if len(raw) > MAX_REQUEST:
+                raise error(413, "Request size is too large.")
             return self.route(request, account, target, principal, raw, activity)
         except CosmosError as e:
             return self._error_response(e, activity)

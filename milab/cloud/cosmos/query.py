@@ -138,6 +138,7 @@ class _Undefined:
 
 
 UNDEFINED = _Undefined()
+MAX_QUERY_LENGTH = 262144
 AGGREGATES = {"count": "Count", "sum": "Sum", "min": "Min", "max": "Max", "avg": "Average"}
 
 
@@ -667,6 +668,8 @@ def parse(text: str) -> Compiled:
     """Parse and compile a query (cached by text). Raises :class:`QueryError`."""
     if not isinstance(text, str) or not text.strip():
         raise QueryError("The query text is empty.", "SC1001")
+    if len(text) > MAX_QUERY_LENGTH:  # the account document's maxSqlQueryInputLength
+        raise QueryError(f"The query text exceeds the maximum length of {MAX_QUERY_LENGTH} characters.", "SC1001")
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as e:
@@ -676,7 +679,10 @@ def parse(text: str) -> Compiled:
                          pos + len(near)) from None
     except LarkError as e:
         raise QueryError(f"Syntax error: {e}.", "SC1001") from None
-    return _Compiler(text).compile(tree)
+    try:
+        return _Compiler(text).compile(tree)
+    except RecursionError:
+        raise QueryError("The query is nested too deeply.", "SC1001") from None
 
 
 # -- execution ---------------------------------------------------------------------------------
@@ -833,7 +839,10 @@ def query_plan(q: Compiled, params: dict) -> dict:
 def parameters(body: dict) -> dict:
     """``{"name": value}`` from a query body's ``parameters`` list."""
     out = {}
-    for p in body.get("parameters") or []:
+    raw = body.get("parameters") or []
+    if not isinstance(raw, list):
+        raise QueryError("The query parameters must be a list of {name, value} objects.", "SC2033")
+    for p in raw:
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):
             raise QueryError("Each query parameter must be an object with a 'name' and a 'value'.", "SC2033")
         out[p["name"]] = p.get("value", UNDEFINED)
