@@ -81,7 +81,7 @@ def world(arm, http, control, emu_env):
     name = f"gw{uuid.uuid4().hex[:12]}"
     acct_path = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
     r = arm.call("PUT", acct_path, API, {"location": "westus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text
     for c in ("one", "two"):
         r = arm.call("PUT", f"{acct_path}/blobServices/default/containers/{c}", API, {"properties": {}})
         assert r.status_code in (200, 201), r.text
@@ -161,7 +161,8 @@ def test_audiences_and_oauth_errors(world, http, control, arm):
             assert (r.status_code, code(r)) == (403, "AuthenticationFailed"), r.text
             assert "Bearer is not supported in this version" in r.text
         r = http.get(w["url"] + "/one/hello.txt", headers={"x-ms-version": "2021-08-06"}, timeout=60)
-        assert (r.status_code, code(r)) == (401, "NoAuthenticationInformation") and "WWW-Authenticate" in r.headers
+        # anonymous, on an account that does not allow public access (allowBlobPublicAccess unset: false)
+        assert (r.status_code, code(r)) == (409, "PublicAccessNotPermitted"), r.text
         r = get(http, w, "/one/hello.txt", good[:-4] + "AAAA")
         assert (r.status_code, code(r)) == (401, "InvalidAuthenticationInfo"), r.text
     finally:
@@ -276,7 +277,7 @@ def test_regenerate_key(arm, http, emu_env):
     rg = arm.group()
     name = f"rk{uuid.uuid4().hex[:12]}"
     path = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
-    assert arm.call("PUT", path, API, {"location": "westus", "sku": {"name": "Standard_LRS"}}).status_code == 200
+    assert arm.call("PUT", path, API, {"location": "westus", "sku": {"name": "Standard_LRS"}}).status_code == 202
     assert arm.call("PUT", f"{path}/blobServices/default/containers/data", API, {}).status_code in (200, 201)
     w = {"name": name, "url": f"https://{name}.blob.core.windows.net"}
     key1 = arm.call("POST", f"{path}/listKeys", API).json()["keys"][0]["value"]
@@ -305,7 +306,7 @@ def test_account_names(arm, emu_env):
         r = arm.call("PUT", base.format(rg=rg, name=bad), API, body)
         assert (r.status_code, r.json()["error"]["code"]) == (400, "AccountNameInvalid"), bad
     name = f"nm{uuid.uuid4().hex[:12]}"
-    assert arm.call("PUT", base.format(rg=rg, name=name), API, body).status_code == 200
+    assert arm.call("PUT", base.format(rg=rg, name=name), API, body).status_code == 202  # accepted, polled
     assert arm.call("PUT", base.format(rg=rg, name=name), API, body).status_code == 200  # same group: update
     r = arm.call("PUT", base.format(rg=rg2, name=name), API, body)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "StorageAccountAlreadyTaken")

@@ -41,6 +41,9 @@ class DataPlane:
     async def close(self) -> None:
         """Stop whatever the service started (child processes, sessions)."""
 
+    async def start(self) -> None:
+        """Optional: called once when the emulator starts (e.g. to recover state from a state directory)."""
+
 ENTRA_HOSTS = ("login.microsoftonline.com", "login.windows.net", "sts.windows.net")
 ARM_HOSTS = ("management.azure.com", "management.core.windows.net")
 
@@ -104,12 +107,17 @@ class Emulator:
             kid_file.write_text(key.kid)
         return key
 
-    def allowed(self, principal_id: str, action: str, scope: str, data_action: bool = False) -> bool:
-        """RBAC for every emulated service: may the principal perform the (data) action at the scope?"""
+    def allowed(self, principal_id: str, action: str, scope: str, data_action: bool = False,
+                request=None) -> bool:
+        """RBAC for every emulated service: may the principal perform the (data) action at the scope?
+
+        ``request`` (an ``authorization.conditions.RequestContext``) carries the request's attributes
+        for role assignments with conditions (Azure ABAC); without it such assignments grant no data
+        action."""
         if not self.config.enforce_rbac:
             return True
         return bool(self.evaluator.check({principal_id}, action, scope, self.state.assignments(),
-                                         data_action=data_action))
+                                         data_action=data_action, request=request))
 
     def spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -161,6 +169,9 @@ class Emulator:
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
                                                         limit=64 * 1024)
         self.port = self._proxy_server.sockets[0].getsockname()[1]
+        for plane in list(self.data_planes.values()):
+            if hasattr(plane, "start"):
+                await plane.start()
         log.info("emulator ready on %s:%s", self.config.host, self.port)
 
     async def stop(self) -> None:

@@ -121,7 +121,8 @@ class State:
         for ra in self.role_assignments.values():
             p = ra["properties"]
             out.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
-                                  principal_id=p["principalId"], principal_type=p.get("principalType", "")))
+                                  principal_id=p["principalId"], principal_type=p.get("principalType", ""),
+                                  condition=p.get("condition"), condition_version=p.get("conditionVersion")))
         return out
 
     def vm_for_secret(self, secret: str) -> dict | None:

@@ -1,5 +1,6 @@
 """Azure RBAC for the emulated cloud: built-in role definitions and an access evaluator."""
 
+from .conditions import RequestContext, Unevaluable
 from .rbac import (
     Assignment,
     Decision,
@@ -21,6 +22,8 @@ from .roles import (
 
 __all__ = [
     "Assignment",
+    "RequestContext",
+    "Unevaluable",
     "BUILTIN_ROLES",
     "Decision",
     "Evaluator",

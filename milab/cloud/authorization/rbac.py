@@ -20,8 +20,16 @@ The model follows Azure's documented behaviour:
 * **Deny by default**: with no matching assignment the answer is no.  There are
   no special cases for any principal.
 
-Not modelled: deny assignments, ABAC conditions (a permission block carrying a
-``condition`` is skipped, i.e. fails closed), classic administrators, and
+* **Role-assignment conditions** (Azure ABAC, :mod:`.conditions`) restrict what an assignment
+  grants on the data plane: for a data action, an assignment with a ``condition`` grants only
+  when the condition evaluates to true for the request the service describes
+  (:class:`~.conditions.RequestContext`); a condition that cannot be evaluated, or a data-action
+  check without a request context, grants nothing. Conditions do not restrict control-plane
+  actions ("conditions can be added to role assignments that have blob storage data actions",
+  Learn, conditions-format).
+
+Not modelled: deny assignments, conditions inside role *definitions* (a permission block
+carrying a ``condition`` is skipped, i.e. fails closed), classic administrators, and
 management-group ancestry (a management-group scope only contains paths that
 literally start with it).
 """
@@ -33,6 +41,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator, Optional
 
+from . import conditions as _conditions
 from . import roles as _roles
 
 __all__ = [
@@ -182,6 +191,8 @@ class Assignment:
     role_definition_id: str
     principal_id: str
     principal_type: str = "ServicePrincipal"
+    condition: Optional[str] = None  # Azure ABAC expression, or None
+    condition_version: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -225,11 +236,14 @@ class Evaluator:
         scope: str,
         assignments: Iterable[Assignment],
         data_action: bool = False,
+        request: Optional[_conditions.RequestContext] = None,
     ) -> Decision:
         """May any of ``principal_ids`` perform ``action`` at ``scope``?
 
         ``principal_ids`` is the caller's object id plus, if relevant, the ids of
         groups it belongs to.  Returns the first assignment that grants access.
+        ``request`` describes the request for the conditions of conditional
+        assignments (data actions only); without it they grant nothing.
         """
         wanted = {str(p).strip().lower() for p in principal_ids if p}
         plane = "data action" if data_action else "action"
@@ -239,6 +253,7 @@ class Evaluator:
             return Decision(False, None, "empty action denied")
 
         applicable = 0
+        conditioned: list[str] = []
         for assignment in assignments:
             if str(assignment.principal_id).strip().lower() not in wanted:
                 continue
@@ -249,6 +264,11 @@ class Evaluator:
             if role is None:
                 continue
             if permits(role, action, data_action=data_action):
+                if data_action and assignment.condition:
+                    held, why = _condition_holds(assignment, action, request)
+                    if not held:
+                        conditioned.append(why)
+                        continue
                 name = _role_name(role)
                 return Decision(
                     True,
@@ -259,12 +279,29 @@ class Evaluator:
 
         if applicable == 0:
             reason = f"no role assignment for the principal applies at {scope!r}; {plane} {action!r} denied"
+        elif conditioned:
+            reason = f"{plane} {action!r} at {scope!r} denied by role assignment conditions: {'; '.join(conditioned)}"
         else:
             reason = (
                 f"{applicable} role assignment(s) apply at {scope!r} but none grants "
                 f"{plane} {action!r}"
             )
         return Decision(False, None, reason)
+
+
+def _condition_holds(assignment: Assignment, action: str,
+                     request: Optional[_conditions.RequestContext]) -> tuple[bool, str]:
+    """(whether the assignment's condition allows the request, why not)."""
+    if request is None:
+        return False, f"{assignment.id}: a conditional assignment and no request attributes to evaluate it"
+    ctx = _conditions.RequestContext(action=action, sub_operation=request.sub_operation,
+                                     attributes=request.attributes, tag_lookup=request.tag_lookup)
+    try:
+        if _conditions.evaluate(assignment.condition or "", assignment.condition_version or "2.0", ctx):
+            return True, ""
+        return False, f"{assignment.id}: the condition is false for this request"
+    except _conditions.Unevaluable as e:
+        return False, f"{assignment.id}: the condition cannot be evaluated ({e})"
 
 
 def _role_name(role: dict) -> str:

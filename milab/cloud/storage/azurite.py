@@ -11,6 +11,12 @@ regenerations are pushed to it through ``azurite_launcher.js`` (which sets
 ``AZURITE_ACCOUNTS`` and refreshes Azurite's account store at once): no restart, blobs stay,
 an old key stops working immediately. Work for an account (registration, key change,
 container creation) is queued per account, and a request waits for its account's queue.
+
+Acknowledged writes survive a crash of the emulator (``kill -9``): Azurite keeps its metadata in
+LokiJS databases it saves only every 5 s, so the gateway calls :meth:`AzuriteManager.flush`
+after every write Azurite acknowledged and answers the client once the databases are saved
+(concurrent writes share one save). The data directory is private (0700, files 0600: Azurite
+runs with umask 077).
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ LAUNCHER = Path(__file__).with_name("azurite_launcher.js")
 START_TIMEOUT = 60.0
 ACK_TIMEOUT = 15.0
 _LISTENING = re.compile(rb"listens on https?://([0-9.]+):(\d+)")
-_ACK = re.compile(rb"^milab-accounts (\d+)")
+_ACK = re.compile(rb"^milab-ack (\d+)")
 
 
 class AzuriteUnavailable(RuntimeError):
@@ -51,7 +57,9 @@ def azurite_root() -> Path:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when the emulator dies, even by SIGKILL."""
+    """In the child before exec: private files, and ask Linux to SIGTERM it when the emulator dies,
+    even by SIGKILL."""
+    os.umask(0o077)
     try:
         import ctypes
         import signal
@@ -68,8 +76,9 @@ class _Account:
 
 
 class AzuriteManager:
-    def __init__(self, run_dir: Path, cert: Path, key: Path, ca: Path):
+    def __init__(self, run_dir: Path, cert: Path, key: Path, ca: Path, udk_seed: str = ""):
         self.directory = Path(run_dir) / "azurite"
+        self.udk_seed = udk_seed
         self.cert, self.key, self.ca = Path(cert), Path(key), Path(ca)
         self.accounts: dict[str, _Account] = {}
         self.start_times: list[float] = []  # seconds per process start (the bench prints them)
@@ -81,6 +90,8 @@ class AzuriteManager:
         self._acks: dict[int, asyncio.Future] = {}
         self._seq = 0
         self._tail: list[bytes] = []
+        self._flush_waiting: asyncio.Future | None = None  # a save not started yet: later writes join it
+        self._flush_running: asyncio.Future | None = None
 
     # -- the queue of work per account --------------------------------------------------------------
     def _enqueue(self, acct: _Account, job: Callable[[], Awaitable[None]]) -> asyncio.Future:
@@ -165,12 +176,14 @@ class AzuriteManager:
 
     async def _start(self) -> int:
         root = azurite_root()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         env = {k: v for k, v in os.environ.items()
                if not k.upper().startswith(("AZURE_", "MILAB_", "HTTP_PROXY", "HTTPS_PROXY"))}
-        env.update({"MILAB_AZURITE_ROOT": str(root), "AZURITE_ACCOUNTS": self._accounts_string()})
+        env.update({"MILAB_AZURITE_ROOT": str(root), "AZURITE_ACCOUNTS": self._accounts_string(),
+                    "MILAB_AZURITE_CA": str(self.ca), "MILAB_UDK_SEED": self.udk_seed})
         node = shutil.which("node") or "node"
         cmd = [node, str(LAUNCHER), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(self.directory),
                "--cert", str(self.cert), "--key", str(self.key), "--skipApiVersionCheck", "--disableTelemetry",
@@ -224,16 +237,44 @@ class AzuriteManager:
     def _accounts_string(self) -> str:
         return ";".join(f"{a.name}:{a.keys[0]}:{a.keys[1]}" for a in self.accounts.values())
 
-    async def _push(self) -> None:
-        """Make Azurite know exactly the current accounts and keys."""
-        await self._ensure_started()
+    async def _send(self, message: dict) -> None:
+        """One message to the launcher; returns when it is acknowledged."""
         self._seq += 1
         seq = self._seq
         fut = asyncio.get_running_loop().create_future()
         self._acks[seq] = fut
-        self.proc.stdin.write((json.dumps({"seq": seq, "accounts": self._accounts_string()}) + "\n").encode())
+        self.proc.stdin.write((json.dumps({"seq": seq, **message}) + "\n").encode())
         await self.proc.stdin.drain()
         await asyncio.wait_for(fut, ACK_TIMEOUT)
+
+    async def _push(self) -> None:
+        """Make Azurite know exactly the current accounts and keys."""
+        await self._ensure_started()
+        await self._send({"accounts": self._accounts_string()})
+
+    async def flush(self) -> None:
+        """Save Azurite's databases now: every write acknowledged before this call is durable when it
+        returns. A save that has not started yet is shared by every caller that joins it."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        if self._flush_waiting is not None:
+            await asyncio.shield(self._flush_waiting)
+            return
+        fut = self._flush_waiting = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        while self._flush_running is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flush_running)
+        self._flush_waiting, self._flush_running = None, fut
+        try:
+            if self.proc is not None and self.proc.returncode is None:
+                await self._send({"flush": True})
+            fut.set_result(None)
+        except Exception as e:  # Azurite went away: nothing more can be saved
+            log.warning("saving Azurite's databases failed: %s", e)
+            fut.set_result(None)
+        finally:
+            self._flush_running = None
 
     async def close(self) -> None:
         proc, self.proc, self.listening_port = self.proc, None, None
