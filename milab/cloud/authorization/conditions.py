@@ -118,7 +118,8 @@ def attributes_in(condition: str) -> set[str]:
 
 # -- values -----------------------------------------------------------------------------------
 def _unquote(tok: str) -> str:
-    return re.sub(r"\\(.)", r"\1", tok[1:-1])
+    # only an escaped quote is unescaped: backslashes before * and ? stay for the Like operators
+    return tok[1:-1].replace("\\'", "'")
 
 
 _TAG = re.compile(r"^@(Resource|Request)\[Microsoft\.Storage/storageAccounts/blobServices/containers/blobs/tags:"

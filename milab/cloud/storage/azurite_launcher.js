@@ -18,9 +18,11 @@
 //   caller's URL over the network, so it is replaced by nothing.
 // * User delegation keys are derived from a secret seed (MILAB_UDK_SEED) instead of Azurite's
 //   published constant, so a user-delegation SAS cannot be forged from the public source.
-// * Put Blob From URL (not implemented by Azurite): the source is read over this server's own
-//   loopback socket, with its SAS, and stored with Put Blob, copying the source's content
-//   properties unless x-ms-copy-source-blob-properties is false.
+// * Put Blob From URL (not implemented by Azurite) and Put Block From URL (whose Azurite version
+//   trusts only its own leaf certificate, not the emulator's CA): the source is read over this
+//   server's own loopback socket, with its SAS, and stored with Put Blob / Put Block, Put Blob
+//   From URL copying the source's content properties unless x-ms-copy-source-blob-properties is
+//   false.
 // * A source the gateway authorized for the caller but that carries no SAS of its own (same
 //   account under Shared Key, or OAuth) is read with the short-lived SAS the gateway puts in
 //   x-milab-copy-source-sas (a header outside Shared Key's string to sign, which the gateway
@@ -105,23 +107,12 @@ function withGatewaySas(blobCtx, source) {
   return source + (source.includes("?") ? "&" : "?") + sas;
 }
 
-const stageBlockFromURL = BlockBlobHandler.prototype.stageBlockFromURL;
-BlockBlobHandler.prototype.stageBlockFromURL = function (blockId, contentLength, sourceUrl, options, context) {
-  return stageBlockFromURL.call(this, blockId, contentLength, withGatewaySas(new BlobStorageContext(context), sourceUrl),
-    options, context);
-};
-
-BlockBlobHandler.prototype.putBlobFromUrl = async function (contentLength, copySource, options, context) {
-  const blobCtx = new BlobStorageContext(context);
-  copySource = withGatewaySas(blobCtx, copySource);
-  if (contentLength !== 0) {
-    throw StorageErrorFactory.getInvalidHeaderValue(context.contextId, {
-      HeaderName: "Content-Length", HeaderValue: `${contentLength}`,
-    });
-  }
+// Read a copy source over this server's own loopback socket (the source's SAS, or the gateway's,
+// is checked there like any request); answers the source response or throws Storage's error.
+async function readSource(blobCtx, copySource, options, context, range) {
   let url;
   try {
-    url = new URL(copySource);
+    url = new URL(withGatewaySas(blobCtx, copySource));
   } catch {
     throw StorageErrorFactory.getInvalidHeaderValue(context.contextId, {
       HeaderName: "x-ms-copy-source", HeaderValue: copySource,
@@ -133,6 +124,7 @@ BlockBlobHandler.prototype.putBlobFromUrl = async function (contentLength, copyS
   }
   const conditions = options.sourceModifiedAccessConditions || {};
   const headers = {};
+  if (range !== undefined) headers.range = range;
   if (conditions.sourceIfMatch !== undefined) headers["if-match"] = conditions.sourceIfMatch;
   if (conditions.sourceIfNoneMatch !== undefined) headers["if-none-match"] = conditions.sourceIfNoneMatch;
   if (conditions.sourceIfModifiedSince !== undefined) {
@@ -151,11 +143,37 @@ BlockBlobHandler.prototype.putBlobFromUrl = async function (contentLength, copyS
     source.destroy();
     throw StorageErrorFactory.getSourceConditionNotMet(context.contextId);
   }
-  if (source.statusCode !== 200) {
+  if (source.statusCode !== 200 && source.statusCode !== 206) {
     source.destroy();
     throw StorageErrorFactory.getCannotVerifyCopySource(context.contextId, source.statusCode,
       source.statusCode === 404 ? "The specified resource does not exist" : "Could not verify the copy source within the specified time.");
   }
+  return source;
+}
+
+function noBody(contentLength, context) {
+  if (contentLength !== 0) {
+    throw StorageErrorFactory.getInvalidHeaderValue(context.contextId, {
+      HeaderName: "Content-Length", HeaderValue: `${contentLength}`,
+    });
+  }
+}
+
+// Put Block From URL: Azurite's own fetches its source trusting only its leaf certificate, which
+// fails under the emulator's CA; this one reads the source like Put Blob From URL and stages it.
+BlockBlobHandler.prototype.stageBlockFromURL = async function (blockId, contentLength, sourceUrl, options, context) {
+  const blobCtx = new BlobStorageContext(context);
+  noBody(contentLength, context);
+  const source = await readSource(blobCtx, sourceUrl, options, context, options.sourceRange);
+  const length = parseInt(source.headers["content-length"] || "0", 10);
+  const staged = { leaseAccessConditions: options.leaseAccessConditions, transactionalContentMD5: undefined };
+  return this.stageBlock(blockId, length, source, staged, context);
+};
+
+BlockBlobHandler.prototype.putBlobFromUrl = async function (contentLength, copySource, options, context) {
+  const blobCtx = new BlobStorageContext(context);
+  noBody(contentLength, context);
+  const source = await readSource(blobCtx, copySource, options, context, undefined);
   const given = options.blobHTTPHeaders || {};
   const fromSource = options.copySourceBlobProperties === false ? {} : {
     blobContentType: source.headers["content-type"],
