@@ -1,10 +1,15 @@
 """Blob benchmark: small-blob GET throughput through the authorizing gateway with a bearer
-token, versus the same GETs straight to the account's Azurite with Shared Key, in one run.
+token, versus the same GETs straight to the account's Azurite (its HTTPS port, as a client
+would reach it) with Shared Key, in one run.
 
 The emulator runs in this process (a thread with its own event loop) so the account's Azurite
 port can be read; the load comes from a separate client process (aiohttp, N requests with C
-in flight) so client and server do not share an interpreter. Prints both rates and their
-ratio; asserts nothing.
+in flight) so client and server do not share an interpreter. The two modes alternate in
+``--rounds`` rounds (gateway first in odd rounds, direct first in even ones) and each mode's
+figures add up its rounds, so a change of load on a shared machine during the run weighs on
+both alike. Besides rates and latencies it prints the CPU time per request of the emulator
+(this process) and of Azurite in each mode, which the machine's load hardly changes. Prints
+figures and their ratio; asserts nothing.
 """
 from __future__ import annotations
 
@@ -66,14 +71,21 @@ async def _load(spec: dict) -> dict:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(per) for _ in range(spec["concurrency"])))
         wall = time.perf_counter() - t0
-    lat.sort()
-    return {"rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2] * 1000, "p99_ms": lat[int(len(lat) * .99)] * 1000,
-            "errors": errors}
+    return {"count": len(lat), "wall": wall, "lat": lat, "errors": errors}
 
 
 def client_main(spec_json: str) -> int:
     print(json.dumps(asyncio.run(_load(json.loads(spec_json)))))
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process (Linux /proc), 0 where that is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 # -- the emulator and the set-up -----------------------------------------------------------------
@@ -105,6 +117,7 @@ def main() -> int:
     ap.add_argument("-n", "--requests", type=int, default=2000)
     ap.add_argument("-c", "--concurrency", type=int, default=16)
     ap.add_argument("--size", type=int, default=1024, help="blob size in bytes")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds per mode")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
@@ -158,27 +171,41 @@ def main() -> int:
         r = s.put(f"https://{host}{path}", data=body, headers=put_h)
         assert r.status_code == 201, r.text
         port = emu.blob.azurite.listening_port
-        base = {"requests": a.requests, "concurrency": a.concurrency, "ca": str(emu.pki.ca_cert), "account": name,
+        per_round = max(a.concurrency, a.requests // a.rounds)
+        base = {"requests": per_round, "concurrency": a.concurrency, "ca": str(emu.pki.ca_cert), "account": name,
                 "key": key, "path": path, "host": host}
         specs = {
             "gateway (bearer token, RBAC, re-signed)": {**base, "mode": "gateway", "url": f"https://{host}{path}",
                                                         "proxy": emu.proxy_url, "token": storage_token},
             "Azurite direct (Shared Key)": {**base, "mode": "direct", "direct": f"https://127.0.0.1:{port}{path}"},
         }
-        results = {}
-        for label, spec in specs.items():
-            out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
-                                 text=True, timeout=600)
-            if out.returncode != 0:
-                print(out.stderr[-2000:], file=sys.stderr)
-                return 1
-            results[label] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"small-blob GET ({a.size} B), {a.requests} requests, {a.concurrency} in flight; "
+        totals = {label: {"count": 0, "wall": 0.0, "lat": [], "errors": 0, "emu_cpu": 0.0, "azurite_cpu": 0.0,
+                          "sent": 0} for label in specs}
+        labels = list(specs)
+        for i in range(a.rounds):
+            for label in (labels if i % 2 == 0 else labels[::-1]):
+                emu0, az0 = time.process_time(), _cpu_seconds(emu.blob.azurite.proc.pid)
+                out = subprocess.run([sys.executable, __file__, "--client", json.dumps(specs[label])],
+                                     capture_output=True, text=True, timeout=600)
+                if out.returncode != 0:
+                    print(out.stderr[-2000:], file=sys.stderr)
+                    return 1
+                r, t = json.loads(out.stdout.strip().splitlines()[-1]), totals[label]
+                t["emu_cpu"] += time.process_time() - emu0
+                t["azurite_cpu"] += _cpu_seconds(emu.blob.azurite.proc.pid) - az0
+                t["sent"] += r["count"] + 20 * a.concurrency  # with the warm-up
+                for k in ("count", "wall", "errors"):
+                    t[k] += r[k]
+                t["lat"] += r["lat"]
+        print(f"small-blob GET ({a.size} B), {a.rounds} alternating rounds of {per_round} requests per mode, "
+              f"{a.concurrency} in flight; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
               f"Azurite start-up: {', '.join(f'{t:.2f} s' for t in emu.blob.azurite.start_times)}")
-        for label, r in results.items():
-            print(f"  {label:42s} {r['rate']:8.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms"
-                  f"   errors {r['errors']}")
-        g, d = (results[k]["rate"] for k in specs)
+        for label, t in totals.items():
+            lat = sorted(t["lat"])
+            print(f"  {label:42s} {t['count'] / t['wall']:8.0f} req/s   p50 {lat[len(lat) // 2] * 1000:6.1f} ms"
+                  f"   p99 {lat[int(len(lat) * .99)] * 1000:6.1f} ms   errors {t['errors']}   CPU per request: "
+                  f"emulator {t['emu_cpu'] / t['sent'] * 1000:.2f} ms, Azurite {t['azurite_cpu'] / t['sent'] * 1000:.2f} ms")
+        g, d = (totals[k]["count"] / totals[k]["wall"] for k in labels)
         print(f"  ratio gateway/direct: {g / d:.2f}")
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)

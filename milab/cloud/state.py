@@ -35,6 +35,7 @@ class State:
     role_assignments: dict[str, dict] = field(default_factory=dict)  # by lower-cased assignment id
     vm_secrets: dict[str, str] = field(default_factory=dict)  # VM context secret -> VM resource id
     path: Path | None = None
+    _assignment_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -115,14 +116,23 @@ class State:
         return [r for k, r in self.resources.items() if k.startswith(p)]
 
     def assignments(self) -> list:
-        """Every role assignment, in the form the RBAC evaluator takes."""
+        """Every role assignment, in the form the RBAC evaluator takes (each built once while its
+        fields stay the same: every service asks this on every request)."""
         from .authorization import Assignment
         out = []
+        cache = self._assignment_cache
         for ra in self.role_assignments.values():
             p = ra["properties"]
-            out.append(Assignment(id=ra["id"], scope=p["scope"], role_definition_id=p["roleDefinitionId"],
-                                  principal_id=p["principalId"], principal_type=p.get("principalType", ""),
-                                  condition=p.get("condition"), condition_version=p.get("conditionVersion")))
+            fields = (ra["id"], p["scope"], p["roleDefinitionId"], p["principalId"], p.get("principalType", ""),
+                      p.get("condition"), p.get("conditionVersion"))
+            hit = cache.get(id(ra))
+            if hit is None or hit[0] != fields:
+                hit = cache[id(ra)] = (fields, Assignment(*fields))
+            out.append(hit[1])
+        if len(cache) > 2 * len(out) + 64:  # forget deleted assignments
+            live = {id(ra) for ra in self.role_assignments.values()}
+            for k in [k for k in cache if k not in live]:
+                del cache[k]
         return out
 
     def vm_for_secret(self, secret: str) -> dict | None:

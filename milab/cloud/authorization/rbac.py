@@ -127,8 +127,9 @@ def permits(role: dict, action: str, data_action: bool = False) -> bool:
 # --------------------------------------------------------------------------- scopes
 
 
-def _segments(scope: str) -> list[str]:
-    return [s.lower() for s in scope.strip().split("/") if s]
+@lru_cache(maxsize=8192)
+def _segments(scope: str) -> tuple[str, ...]:
+    return tuple(s.lower() for s in scope.strip().split("/") if s)
 
 
 def normalize_scope(scope: str) -> str:
@@ -221,13 +222,26 @@ class Evaluator:
     """
 
     def __init__(self, role_lookup: RoleLookup | None = None):
-        self._lookup: RoleLookup = role_lookup or _roles.by_id
+        self._lookup: RoleLookup = role_lookup or _builtin_role
+        self._grants: dict[tuple, bool] = {}  # (built-in role, action, plane) -> permits(...)
 
     def role_for(self, role_definition_id: str) -> Optional[dict]:
         try:
             return self._lookup(role_definition_id)
         except (KeyError, LookupError):
             return None
+
+    def _permits(self, role: dict, action: str, data_action: bool) -> bool:
+        """:func:`permits`, remembered for the built-in roles (they never change)."""
+        if self._lookup is not _builtin_role:
+            return permits(role, action, data_action=data_action)
+        key = (role.get("name"), action, data_action)
+        hit = self._grants.get(key)
+        if hit is None:
+            if len(self._grants) > 65536:
+                self._grants.clear()
+            hit = self._grants[key] = permits(role, action, data_action=data_action)
+        return hit
 
     def check(
         self,
@@ -263,7 +277,7 @@ class Evaluator:
             role = self.role_for(assignment.role_definition_id)
             if role is None:
                 continue
-            if permits(role, action, data_action=data_action):
+            if self._permits(role, action, data_action):
                 if data_action and assignment.condition:
                     held, why = _condition_holds(assignment, action, request)
                     if not held:
@@ -287,6 +301,19 @@ class Evaluator:
                 f"{plane} {action!r}"
             )
         return Decision(False, None, reason)
+
+
+@lru_cache(maxsize=1024)
+def _builtin_guid(role_definition_id: str) -> Optional[str]:
+    return _roles._guid_of(role_definition_id)
+
+
+def _builtin_role(role_definition_id: str) -> Optional[dict]:
+    """The built-in role, shared and read-only (``roles.by_id`` copies it; the evaluator only reads)."""
+    if not isinstance(role_definition_id, str):
+        return None
+    guid = _builtin_guid(role_definition_id)
+    return _roles._BY_GUID.get(guid) if guid is not None else None
 
 
 def _condition_holds(assignment: Assignment, action: str,

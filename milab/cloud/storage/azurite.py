@@ -1,7 +1,9 @@
 """Azurite as the blob engine: one ``azurite-blob`` process serving every emulated account.
 
-The process listens on a free loopback port with HTTPS (the emulator's leaf certificate),
-keeps its data under the emulator's run directory and skips Azurite's api-version check. It
+The process listens on a free loopback port with HTTPS (the emulator's leaf certificate), as a
+client would reach it, and on a second loopback port with plain HTTP for the gateway, which has
+terminated the client's TLS already (see ``azurite_launcher.js``); it keeps its data under the
+emulator's run directory and skips Azurite's api-version check. It
 knows exactly the emulated accounts and their keys (Azurite's ``AZURITE_ACCOUNTS``), so Shared
 Key and SAS signatures are checked by Azurite itself with the keys ARM hands out.
 
@@ -40,6 +42,7 @@ START_TIMEOUT = 60.0
 ACK_TIMEOUT = 15.0
 _LISTENING = re.compile(rb"listens on https?://([0-9.]+):(\d+)")
 _ACK = re.compile(rb"^milab-ack (\d+)")
+_PLAIN = re.compile(rb"^milab-plain-port (\d+)")
 
 
 class AzuriteUnavailable(RuntimeError):
@@ -84,7 +87,8 @@ class AzuriteManager:
         self.start_times: list[float] = []  # seconds per process start (the bench prints them)
         self.on_remove: Callable[[str, int, str], Awaitable[None]] | None = None  # purge an account's data
         self.proc: asyncio.subprocess.Process | None = None
-        self.listening_port: int | None = None
+        self.listening_port: int | None = None  # HTTPS, as a client would reach Azurite
+        self.plain_port: int | None = None  # the gateway's loopback listener (see azurite_launcher.js)
         self._started: asyncio.Future | None = None
         self._reader: asyncio.Task | None = None
         self._acks: dict[int, asyncio.Future] = {}
@@ -137,9 +141,9 @@ class AzuriteManager:
             return None
 
         async def run():
-            if self.on_remove is not None and self.listening_port is not None:
+            if self.on_remove is not None and self.plain_port is not None:
                 with contextlib.suppress(Exception):
-                    await self.on_remove(name, self.listening_port, acct.keys[0])
+                    await self.on_remove(name, self.plain_port, acct.keys[0])
             if self.accounts.get(name) is acct:
                 del self.accounts[name]
             if self.proc is not None:
@@ -147,7 +151,8 @@ class AzuriteManager:
         return self._enqueue(acct, run)
 
     async def port(self, name: str) -> int | None:
-        """Azurite's loopback port once the account's queued work is done; None for an unknown account."""
+        """Azurite's plain loopback port for the gateway once the account's queued work is done; None
+        for an unknown account."""
         acct = self.accounts.get(name)
         if acct is None:
             return None
@@ -159,7 +164,7 @@ class AzuriteManager:
             raise AzuriteUnavailable(str(error))
         if self.proc is None or self.proc.returncode is not None:  # died since: start again, re-register
             await self._enqueue(acct, self._push)
-        return self.listening_port
+        return self.plain_port
 
     # -- the process --------------------------------------------------------------------------------
     async def _ensure_started(self) -> int:
@@ -203,21 +208,27 @@ class AzuriteManager:
             self.proc = None
             raise AzuriteUnavailable(f"Azurite did not start: "
                                      f"{b''.join(self._tail)[-800:].decode(errors='replace')}") from None
-        self.listening_port = port
+        self.listening_port, self.plain_port = port
         self._reader = asyncio.ensure_future(self._read(proc))
         self.start_times.append(loop.time() - t0)
-        log.info("Azurite listens on 127.0.0.1:%s (started in %.2f s)", port, self.start_times[-1])
-        return port
+        log.info("Azurite listens on 127.0.0.1:%s, for the gateway on :%s (started in %.2f s)", *port,
+                 self.start_times[-1])
+        return self.plain_port
 
-    async def _wait_listening(self, proc) -> int:
-        while True:
+    async def _wait_listening(self, proc) -> tuple[int, int]:
+        secure = plain = None
+        while secure is None or plain is None:
             line = await proc.stdout.readline()
             if not line:
                 raise AzuriteUnavailable(f"exited with {await proc.wait()}")
             self._tail = (self._tail + [line])[-20:]
             m = _LISTENING.search(line)
             if m:
-                return int(m.group(2))
+                secure = int(m.group(2))
+            m = _PLAIN.match(line)
+            if m:
+                plain = int(m.group(1))
+        return secure, plain
 
     async def _read(self, proc) -> None:
         with contextlib.suppress(Exception):
@@ -277,7 +288,7 @@ class AzuriteManager:
             self._flush_running = None
 
     async def close(self) -> None:
-        proc, self.proc, self.listening_port = self.proc, None, None
+        proc, self.proc, self.listening_port, self.plain_port = self.proc, None, None, None
         self.accounts.clear()
         if proc is None or proc.returncode is not None:
             return

@@ -27,6 +27,11 @@
 //   account under Shared Key, or OAuth) is read with the short-lived SAS the gateway puts in
 //   x-milab-copy-source-sas (a header outside Shared Key's string to sign, which the gateway
 //   strips from every client request), for Put Block From URL and Put Blob From URL.
+// * A second, plain-HTTP listener on loopback for the gateway (the gateway terminates the client's
+//   TLS; re-encrypting each request to the engine on the same machine only costs CPU). It serves
+//   the same request listener; "milab-plain-port N" is printed when it listens. A request on it
+//   has the protocol the gateway states in x-milab-forwarded-proto (the client's), so a SAS with
+//   spr=https keeps working; clients reach Azurite only through the gateway or on its HTTPS port.
 //
 // Every stdin message is acknowledged with "milab-ack N" on stdout.
 "use strict";
@@ -203,5 +208,24 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
   if (msg.flush) await flush();
   process.stdout.write(`milab-ack ${msg.seq}\n`);
 });
+
+const ExpressRequestAdapter = dist("blob/generated/ExpressRequestAdapter").default;
+ExpressRequestAdapter.prototype.getProtocol = function () {
+  const stated = this.req.headers["x-milab-forwarded-proto"];
+  if (stated === "http" || stated === "https") return stated;
+  return "https";  // the HTTPS port, or the gateway on the plain port without saying otherwise
+};
+
+const createSecure = https.createServer;
+https.createServer = function (...args) {
+  const secure = createSecure.apply(this, args);
+  secure.once("listening", () => {
+    const plain = http.createServer();
+    for (const listener of secure.listeners("request")) plain.on("request", listener);
+    plain.keepAliveTimeout = 60000;
+    plain.listen(0, "127.0.0.1", () => process.stdout.write(`milab-plain-port ${plain.address().port}\n`));
+  });
+  return secure;
+};
 
 require(path.join(root, "dist/src/blob/main.js"));

@@ -93,6 +93,7 @@ _HOP = {"host", "connection", "keep-alive", "proxy-authorization", "proxy-connec
 _RESP_DROP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 _SAS_PARAMS = ("sv", "ss", "srt", "sp", "se", "st", "spr", "sip", "sig", "sr", "si", "skoid", "sktid", "skt", "ske",
                "sks", "skv", "saoid", "suoid", "scid", "sdd", "ses", "rscc", "rscd", "rsce", "rscl", "rsct")
+PROTO_HEADER = "x-milab-forwarded-proto"  # the client's protocol, for Azurite's SAS spr check
 SOURCE_SAS_HEADER = "x-milab-copy-source-sas"  # gateway -> launcher only; stripped from client requests
 STREAM_THRESHOLD = 256 * 1024  # bodies above this are streamed, not buffered
 TOKEN_CACHE_SIZE = 4096
@@ -351,8 +352,9 @@ class BlobGateway:
 
     def _session_for(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            conn = aiohttp.TCPConnector(ssl=self.azurite.client_ssl(), limit=256, keepalive_timeout=60)
+            conn = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)  # plain HTTP on loopback
             self._session = aiohttp.ClientSession(connector=conn, auto_decompress=False,
+                                                  cookie_jar=aiohttp.DummyCookieJar(),
                                                   timeout=aiohttp.ClientTimeout(total=300))
         return self._session
 
@@ -517,9 +519,13 @@ class BlobGateway:
 
     def needs_tags(self, oid: str) -> bool:
         """Whether any of the principal's conditional assignments reads blob index tags."""
-        return any(a.condition and any("/blobs/tags" in attr and attr.startswith("@Resource")
-                                       for attr in attributes_in(a.condition))
-                   for a in self.emu.state.assignments() if a.principal_id == oid)
+        for ra in self.emu.state.role_assignments.values():
+            p = ra.get("properties") or {}
+            condition = p.get("condition")
+            if condition and p.get("principalId") == oid and \
+                    any(a.startswith("@Resource") and "/blobs/tags" in a for a in attributes_in(condition)):
+                return True
+        return False
 
     async def _tags_for(self, oid: str, account: str, path: str) -> dict | None:
         container, blob = actions.split_path(path)
@@ -678,7 +684,7 @@ class BlobGateway:
         by Azurite: that is how the source's credential is verified."""
         port = await self._port(account)
         headers = {"Host": f"{account}{SUFFIX}", "x-ms-version": ADMIN_VERSION}
-        url = URL(f"https://127.0.0.1:{port}{path}{'?' + query if query else ''}", encoded=True)
+        url = URL(f"http://127.0.0.1:{port}{path}{'?' + query if query else ''}", encoded=True)
         try:
             async with self._session_for().head(url, headers=headers, allow_redirects=False) as r:
                 return r.status
@@ -720,7 +726,8 @@ class BlobGateway:
             headers["Authorization"] = shared_key_authorization(request.method, raw, to_sign, account,
                                                                 res["_milab"]["keys"]["key1"])
         headers["Host"] = f"{account}{SUFFIX}"
-        url = URL(f"https://127.0.0.1:{port}{raw}", encoded=True)
+        headers[PROTO_HEADER] = "https" if request.secure else "http"
+        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
         try:
             up_cm = self._session_for().request(request.method, url, headers=headers, data=body or None,
                                                 allow_redirects=False, skip_auto_headers=("Content-Type",))
@@ -806,7 +813,7 @@ class BlobGateway:
         signed = {**h, "Content-Length": str(len(body))} if body else h
         h["Authorization"] = shared_key_authorization(method, raw, signed, account, key)
         h["Host"] = f"{account}{SUFFIX}"
-        url = URL(f"https://127.0.0.1:{port}{raw}", encoded=True)
+        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
         async with self._session_for().request(method, url, headers=h, data=body,
                                                skip_auto_headers=("Content-Type",)) as r:
             data = await r.read()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 from typing import Mapping
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -23,8 +24,13 @@ def sas_version_for(api_version: str) -> str:
     return SAS_VERSION_OLD if api_version < "2018-11-01" else SAS_VERSION_NEW
 
 
+@lru_cache(maxsize=256)
+def _key_bytes(key_b64: str) -> bytes:
+    return base64.b64decode(key_b64)
+
+
 def hmac_b64(key_b64: str, text: str) -> str:
-    digest = hmac.new(base64.b64decode(key_b64), text.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(_key_bytes(key_b64), text.encode("utf-8"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
