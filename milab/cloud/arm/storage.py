@@ -44,7 +44,7 @@ STORAGE_API_VERSIONS = (
     "2018-02-01", "2018-03-01-preview", "2018-07-01", "2018-11-01", "2019-04-01", "2019-06-01",
     "2020-08-01-preview", "2021-01-01", "2021-02-01", "2021-04-01", "2021-06-01", "2021-08-01", "2021-09-01",
     "2022-05-01", "2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01",
-    "2025-06-01", "2026-09-01",
+    "2025-06-01", "2025-08-01", "2026-09-01",
 )
 CONTAINER_API_VERSIONS = tuple(v for v in STORAGE_API_VERSIONS if v >= "2018-02-01")
 TOMBSTONES = "deleted_containers"  # on the account: container deletions Azurite has not confirmed
