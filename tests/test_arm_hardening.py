@@ -30,14 +30,15 @@ def world(arm):
                   {"location": "westus", "identity": {"type": "SystemAssigned"},
                    "properties": {"hardwareProfile": {"vmSize": "Standard_B1s"}}})
     assert vm.status_code in (200, 201), vm.text
-    sa = arm.call("PUT", f"{base}/providers/Microsoft.Storage/storageAccounts/h7d{uuid.uuid4().hex[:12]}",
-                  "2023-01-01", {"location": "westus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})
-    assert sa.status_code in (200, 201, 202), sa.text
+    sa_id = f"{base}/providers/Microsoft.Storage/storageAccounts/h7d{uuid.uuid4().hex[:12]}"
+    sa = arm.call("PUT", sa_id, "2023-01-01",
+                  {"location": "westus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})
+    assert sa.status_code in (200, 201, 202), sa.text  # 202: accepted, with no body (the account is at sa_id)
     vnet = arm.call("PUT", f"{base}/providers/Microsoft.Network/virtualNetworks/vnet1", "2023-09-01",
                     {"location": "westus", "tags": {"env": "dev"}})
     assert vnet.status_code in (200, 201), vnet.text
     return {"rg": rg, "base": base, "group": (base, "2021-04-01"), "identity": (ident.json()["id"], "2023-01-31"),
-            "vm": (vm.json()["id"], "2024-07-01"), "storage": (sa.json()["id"], "2023-01-01"),
+            "vm": (vm.json()["id"], "2024-07-01"), "storage": (sa_id, "2023-01-01"),
             "generic": (vnet.json()["id"], "2023-09-01"), "principal": ident.json()["properties"]["principalId"],
             "ident_id": ident.json()["id"], "vm_principal": vm.json()["identity"]["principalId"]}
 

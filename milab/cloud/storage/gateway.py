@@ -339,7 +339,10 @@ class BlobGateway:
                                             f"/?comp=list&include=metadata&maxresults=5000{marker}")
             if status != 200:
                 return None
-            root = ElementTree.fromstring(data)
+            try:
+                root = ElementTree.fromstring(data)
+            except ElementTree.ParseError:
+                return None
             for c in root.iter("Container"):
                 level = (c.findtext("Properties/PublicAccess") or "").lower()
                 found = c.find("Metadata")
@@ -769,9 +772,12 @@ class BlobGateway:
         if up.content_length is not None:
             resp.content_length = up.content_length
         await resp.prepare(request)
-        async for chunk in up.content.iter_chunked(65536):
-            await resp.write(chunk)
-        await resp.write_eof()
+        try:
+            async for chunk in up.content.iter_chunked(65536):
+                await resp.write(chunk)
+            await resp.write_eof()
+        except (ConnectionError, aiohttp.ClientError) as e:  # either side went away mid-body
+            log.info("blob download cut short: %s", e)
         return resp
 
     async def after_write(self, request: web.Request, res: dict, perm: actions.Permission) -> None:
