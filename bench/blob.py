@@ -204,7 +204,8 @@ def main() -> int:
             lat = sorted(t["lat"])
             print(f"  {label:42s} {t['count'] / t['wall']:8.0f} req/s   p50 {lat[len(lat) // 2] * 1000:6.1f} ms"
                   f"   p99 {lat[int(len(lat) * .99)] * 1000:6.1f} ms   errors {t['errors']}   CPU per request: "
-                  f"emulator {t['emu_cpu'] / t['sent'] * 1000:.2f} ms, Azurite {t['azurite_cpu'] / t['sent'] * 1000:.2f} ms")
+                  f"emulator {t['emu_cpu'] / t['sent'] * 1000:.2f} ms, "
+                  f"Azurite {t['azurite_cpu'] / t['sent'] * 1000:.2f} ms")
         g, d = (totals[k]["count"] / totals[k]["wall"] for k in labels)
         print(f"  ratio gateway/direct: {g / d:.2f}")
     finally:

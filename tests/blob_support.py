@@ -3,6 +3,7 @@ the control API, role assignments (with conditions), Storage's error code, and
 azure-storage-blob clients that reach the emulator through its proxy."""
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import re
 import time
@@ -17,6 +18,11 @@ OWNER_DATA = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # Storage Blob Data Owner
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 KEY_OPERATOR = "81a9662b-bebf-436f-a333-f67b29880f12"
 STORAGE = "https://storage.azure.com/"
+
+
+def expiry(hours: float = 1) -> str:
+    """A SAS expiry time, ``hours`` from now."""
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def code(r) -> str | None:

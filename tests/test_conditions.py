@@ -69,7 +69,7 @@ def test_suboperations_as_the_documented_forms_write_them():
     assert evaluate(documented, "2.0", listing) is True  # List Blobs is excluded: no path needed
     assert evaluate(documented, "2.0", ctx()) is True
     assert evaluate(documented, "2.0", ctx(**{f"@Resource[{C}/blobs__path]": "x/y"})) is False
-    v2 = f"@Request[subOperation] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'blob.list'}}"
+    v2 = "@Request[subOperation] ForAnyOfAnyValues:StringEqualsIgnoreCase {'blob.list'}"
     assert evaluate(v2, "2.0", listing) is True and evaluate(v2, "2.0", ctx()) is False
 
 

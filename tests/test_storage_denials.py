@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from blob_support import (CONTRIBUTOR_DATA, READER_DATA, StaticToken, bearer, blob_service, code, container_id,
-                          grant, identity, make_account, signed, token)
+from blob_support import (CONTRIBUTOR_DATA, READER_DATA, bearer, blob_service, code, container_id, expiry, grant,
+                          identity, make_account, signed, StaticToken, token)
 from milab.cloud.storage.signing import service_sas
 
 C = "Microsoft.Storage/storageAccounts/blobServices/containers"
@@ -51,10 +51,6 @@ def world(arm, http, control, emu_env):
         assert r.status_code == 201, r.text
     w["oid"] = identity(arm, sub, rg)
     return w
-
-
-def _expiry(hours=1):
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- Copy Blob and its kin: the source is authorized for the caller -----------------------------
@@ -105,7 +101,8 @@ def test_public_access_follows_allow_blob_public_access(arm, http, emu_env):
     sub = emu_env["AZURE_SUBSCRIPTION_ID"]
     rg = arm.group()
     w = make_account(arm, sub, rg, containers=("priv",), prefix="np")  # allowBlobPublicAccess unset: false
-    assert signed(http, w, "PUT", "/priv/doc.txt", w["key1"], b"doc", {"x-ms-blob-type": "BlockBlob"}).status_code == 201
+    put = signed(http, w, "PUT", "/priv/doc.txt", w["key1"], b"doc", {"x-ms-blob-type": "BlockBlob"})
+    assert put.status_code == 201, put.text
     denied(outcome(http.get(f"{w['url']}/priv/doc.txt", timeout=60)), 409, "PublicAccessNotPermitted",
            "an anonymous read where the account allows no public access")
     denied(outcome(signed(http, w, "PUT", "/priv?restype=container&comp=acl", w["key1"],
@@ -132,42 +129,30 @@ def _read(http, control, w, path):
     return http.get(w["url"] + path, headers=bearer(token(control, w["oid"])), timeout=60)
 
 
-def test_condition_on_the_container_name(world, arm, http, control):
-    w = world
-    revoke = grant(arm, w["sub"], w["oid"], READER_DATA, w["id"],
-                   condition=f"@Resource[{C}:name] StringEquals 'box-a'")
-    try:
-        assert _read(http, control, w, "/box-a/open.txt").status_code == 200
-        denied(outcome(_read(http, control, w, "/box-b/secret.txt")), 403, "AuthorizationPermissionMismatch",
-               "Blob Data Reader at the account, condition container name StringEquals 'box-a', reading box-b")
-    finally:
-        revoke()
-
-
-def test_condition_on_blob_index_tags(world, arm, http, control):
-    w = world
+CONDITIONS = {
+    "container-name": (None, f"@Resource[{C}:name] StringEquals 'box-a'", ["/box-a/open.txt"], "/box-b/secret.txt",
+                       "Blob Data Reader at the account, condition container name StringEquals 'box-a', reading box-b"),
     # the documented form: "Read blobs with a blob index tag" (storage-auth-abac-examples)
-    condition = (f"((!(ActionMatches{{'{READ}'}} AND NOT SubOperationMatches{{'Blob.List'}})) OR "
-                 f"(@Resource[{C}/blobs/tags:Project<$key_case_sensitive$>] StringEquals 'Cascade'))")
-    revoke = grant(arm, w["sub"], w["oid"], READER_DATA, container_id(w, "box-a"), condition=condition)
-    try:
-        assert _read(http, control, w, "/box-a/tagged.txt").status_code == 200
-        assert _read(http, control, w, "/box-a?restype=container&comp=list").status_code == 200  # Blob.List excluded
-        denied(outcome(_read(http, control, w, "/box-a/open.txt")), 403, "AuthorizationPermissionMismatch",
-               "reading a blob without the Project=Cascade tag")
-    finally:
-        revoke()
+    "blob-index-tag": ("box-a", f"((!(ActionMatches{{'{READ}'}} AND NOT SubOperationMatches{{'Blob.List'}})) OR "
+                                f"(@Resource[{C}/blobs/tags:Project<$key_case_sensitive$>] StringEquals 'Cascade'))",
+                       ["/box-a/tagged.txt", "/box-a?restype=container&comp=list"],  # Blob.List is excluded
+                       "/box-a/open.txt", "reading a blob without the Project=Cascade tag"),
+    "path-or-not": ("box-a", f"(!(ActionMatches{{'{READ}'}}) || (@Resource[{C}/blobs:path] StringStartsWith 'public/' "
+                             f"&& NOT @Resource[{C}/blobs:path] StringLike '*.secret'))",
+                    ["/box-a/public/readme.txt"], "/box-a/open.txt", "reading outside the path the condition allows"),
+}
 
 
-def test_condition_on_the_blob_path_with_or_and_not(world, arm, http, control):
+@pytest.mark.parametrize("case", CONDITIONS)
+def test_role_assignment_conditions(world, arm, http, control, case):
     w = world
-    condition = (f"(!(ActionMatches{{'{READ}'}}) || (@Resource[{C}/blobs:path] StringStartsWith 'public/' && "
-                 f"NOT @Resource[{C}/blobs:path] StringLike '*.secret'))")
-    revoke = grant(arm, w["sub"], w["oid"], READER_DATA, container_id(w, "box-a"), condition=condition)
+    container, condition, allowed, refused, what = CONDITIONS[case]
+    scope = container_id(w, container) if container else w["id"]
+    revoke = grant(arm, w["sub"], w["oid"], READER_DATA, scope, condition=condition)
     try:
-        assert _read(http, control, w, "/box-a/public/readme.txt").status_code == 200
-        denied(outcome(_read(http, control, w, "/box-a/open.txt")), 403, "AuthorizationPermissionMismatch",
-               "reading outside the path the condition allows")
+        for path in allowed:
+            assert _read(http, control, w, path).status_code == 200, path
+        denied(outcome(_read(http, control, w, refused)), 403, "AuthorizationPermissionMismatch", what)
     finally:
         revoke()
 
@@ -196,7 +181,7 @@ def test_sas_source_ip_range(world, http):
     def sas(ip):
         return service_sas(w["name"], w["key1"], {"canonicalizedResource": f"/blob/{w['name']}/box-a",
                                                   "signedResource": "c", "signedPermission": "r",
-                                                  "signedIp": ip, "signedExpiry": _expiry()}, "2022-11-02")
+                                                  "signedIp": ip, "signedExpiry": expiry()}, "2022-11-02")
     assert http.get(f"{w['url']}/box-a/open.txt?{sas('127.0.0.1')}", timeout=60).status_code == 200
     assert http.get(f"{w['url']}/box-a/open.txt?{sas('127.0.0.0-127.255.255.255')}", timeout=60).status_code == 200
     r = http.get(f"{w['url']}/box-a/open.txt?{sas('10.1.2.3')}", timeout=60)

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from blob_support import (API, CONTRIBUTOR_DATA, READER_DATA, StaticToken, bearer, blob_service, code, container_id,
-                          grant, identity, make_account, signed, token)
+from blob_support import (API, CONTRIBUTOR_DATA, READER_DATA, bearer, blob_service, code, container_id, expiry,
+                          grant, identity, make_account, signed, StaticToken, token)
 from milab.cloud.storage.signing import service_sas
 
 
@@ -26,10 +26,6 @@ def world(arm, http, emu_env):
     assert r.status_code == 201, r.text
     w["oid"] = identity(arm, sub, rg)
     return w
-
-
-def _expiry(hours=1):
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- copies the caller may make ----------------------------------------------------------------------
@@ -66,7 +62,7 @@ def test_put_blob_from_url_with_shared_key_and_a_source_sas(world, http):
     assert signed(http, w, "GET", "/box-a/pbfu.txt", w["key1"]).text == "source data"
     sas = service_sas(w["name"], w["key2"], {"canonicalizedResource": f"/blob/{w['name']}/box-b/source.txt",
                                              "signedResource": "b", "signedPermission": "r",
-                                             "signedExpiry": _expiry()}, "2022-11-02")
+                                             "signedExpiry": expiry()}, "2022-11-02")
     src_sas = f"{w['url']}/box-b/source.txt?{sas}"
     r = signed(http, w, "PUT", "/box-a/pbfu-sas.txt", w["key1"],
                extra={"x-ms-blob-type": "BlockBlob", "x-ms-copy-source": src_sas})
@@ -195,7 +191,7 @@ def test_plain_http_needs_the_account_to_allow_it(world, arm, http, emu_env):
     assert (r.status_code, code(r)) == (400, "AccountRequiresHttps"), r.text
     sas = service_sas(w["name"], w["key1"], {"canonicalizedResource": f"/blob/{w['name']}/box-b",
                                              "signedResource": "c", "signedPermission": "r",
-                                             "signedExpiry": _expiry()}, "2022-11-02")
+                                             "signedExpiry": expiry()}, "2022-11-02")
     r = http.get(f"http://{w['name']}.blob.core.windows.net/box-b/source.txt?{sas}", timeout=60)
     assert (r.status_code, code(r)) == (400, "AccountRequiresHttps"), r.text
     v = make_account(arm, w["sub"], w["rg"], containers=("plain",), prefix="ht", supportsHttpsTrafficOnly=False)
@@ -204,7 +200,7 @@ def test_plain_http_needs_the_account_to_allow_it(world, arm, http, emu_env):
     assert signed(http, v, "GET", "/plain/x.txt", v["key1"], scheme="http").text == "over http"
     https_only = service_sas(v["name"], v["key1"], {"canonicalizedResource": f"/blob/{v['name']}/plain",
                                                     "signedResource": "c", "signedPermission": "r",
-                                                    "signedProtocol": "https", "signedExpiry": _expiry()},
+                                                    "signedProtocol": "https", "signedExpiry": expiry()},
                              "2022-11-02")
     r = http.get(f"http://{v['name']}.blob.core.windows.net/plain/x.txt?{https_only}", timeout=60)
     assert (r.status_code, code(r)) == (403, "AuthorizationProtocolMismatch"), r.text

@@ -32,21 +32,25 @@ def _blob(s, method, name, raw, key, body=None):
     return s.request(method, f"https://{name}.blob.core.windows.net{raw}", headers=h, data=body, timeout=60)
 
 
+def _account(s, env, group: str, name: str, container: str) -> tuple[str, str]:
+    """A group, an account and a container through ARM; returns the account's URL and key1."""
+    h = _arm(s, env)
+    rg = f"https://management.azure.com/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/{group}"
+    assert s.put(f"{rg}?api-version=2021-04-01", json={"location": "westus"}, headers=h).status_code == 201
+    acct = f"{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
+    assert s.put(f"{acct}?api-version={API}", json={"location": "westus", "sku": {"name": "Standard_LRS"}},
+                 headers=h).status_code in (200, 202)  # 202 since the create is polled; 200 on older code
+    assert s.put(f"{acct}/blobServices/default/containers/{container}?api-version={API}", json={},
+                 headers=h).status_code == 201
+    return acct, s.post(f"{acct}/listKeys?api-version={API}", headers=h).json()["keys"][0]["value"]
+
+
 def test_blobs_and_keys_survive_a_restart(tmp_path):
     name = "keptacct01"
     first = EmbeddedEmulator(state_dir=tmp_path)
     try:
-        env = first.env
-        s = proxied_session(env)
-        h = _arm(s, env)
-        rg = f"https://management.azure.com/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/kept"
-        assert s.put(f"{rg}?api-version=2021-04-01", json={"location": "westus"}, headers=h).status_code == 201
-        acct = f"{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
-        assert s.put(f"{acct}?api-version={API}", json={"location": "westus", "sku": {"name": "Standard_LRS"}},
-                     headers=h).status_code == 202
-        assert s.put(f"{acct}/blobServices/default/containers/box?api-version={API}", json={},
-                     headers=h).status_code == 201
-        key = s.post(f"{acct}/listKeys?api-version={API}", headers=h).json()["keys"][0]["value"]
+        s = proxied_session(first.env)
+        acct, key = _account(s, first.env, "kept", name, "box")
         assert _blob(s, "PUT", name, "/box/kept.txt", key, b"kept").status_code == 201
     finally:
         first.stop()
@@ -82,17 +86,8 @@ def test_acknowledged_containers_and_blobs_survive_kill_9(tmp_path):
     name = "crashacct01"
     first = EmbeddedEmulator(state_dir=tmp_path)
     try:
-        env = first.env
-        s = proxied_session(env)
-        h = _arm(s, env)
-        rg = f"https://management.azure.com/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/crash"
-        assert s.put(f"{rg}?api-version=2021-04-01", json={"location": "westus"}, headers=h).status_code == 201
-        acct = f"{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
-        assert s.put(f"{acct}?api-version={API}", json={"location": "westus", "sku": {"name": "Standard_LRS"}},
-                     headers=h).status_code in (200, 202)
-        assert s.put(f"{acct}/blobServices/default/containers/via-arm?api-version={API}", json={},
-                     headers=h).status_code == 201
-        key = s.post(f"{acct}/listKeys?api-version={API}", headers=h).json()["keys"][0]["value"]
+        s = proxied_session(first.env)
+        acct, key = _account(s, first.env, "crash", name, "via-arm")
         assert _blob(s, "PUT", name, "/via-blob-api?restype=container", key).status_code == 201
         for i in range(5):
             assert _blob(s, "PUT", name, f"/via-arm/blob-{i}.txt", key, f"arm {i}".encode()).status_code == 201

@@ -117,7 +117,8 @@ _TOKEN_DETAIL = {
     "not_yet_valid": "Lifetime validation failed. The token is not yet valid.",
 }
 
-MSG_AUTH_INFO = "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."
+MSG_AUTH_INFO = ("Server failed to authenticate the request. Please refer to the information in the www-authenticate "
+                 "header.")
 MSG_AUTH_FAILED = ("Server failed to authenticate the request. Make sure the value of Authorization header is formed "
                    "correctly including the signature.")
 MSG_PERMISSION = "This request is not authorized to perform this operation using this permission."
@@ -668,9 +669,9 @@ class BlobGateway:
             return None
         keys = src["_milab"]["keys"]
         expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return service_sas(src_account, keys["key1"], {"canonicalizedResource": f"/blob/{src_account}/{container}/{blob}",
-                                                      "signedResource": "b", "signedPermission": "r",
-                                                      "signedExpiry": expiry}, SAS_VERSION_NEW)
+        params = {"canonicalizedResource": f"/blob/{src_account}/{container}/{blob}", "signedResource": "b",
+                  "signedPermission": "r", "signedExpiry": expiry}
+        return service_sas(src_account, keys["key1"], params, SAS_VERSION_NEW)
 
     async def _source_rbac(self, oid: str, src: dict, read: actions.Permission, src_path: str) -> None:
         container, blob = actions.split_path(src_path)
