@@ -9,11 +9,14 @@ the tutorials they affect.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +24,10 @@ from urllib.parse import unquote
 
 from .. import registry
 from . import facts as F
-from .parser import Page, parse_file
-from .rules import _MISSING, Finding, check_page, find_shellcheck
+from .parser import INCLUDE, Page, parse_text, read_file
+from .rules import _LINE_REFS, _MISSING, Finding, check_page, find_shellcheck, group_findings
 
-DOC_SUFFIXES = (".md", ".txt")
+DOC_SUFFIXES = (".md", ".markdown", ".txt")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,13 +39,17 @@ class UsageError(Exception):
 class PageResult:
     page: Page
     facts: F.PageFacts
-    findings: list[Finding]
+    findings: list[Finding]  # defects, grouped
     tutorials: list = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
+    not_checked: list[Finding] = field(default_factory=list)  # milab's own limits, grouped
+    suppressed: dict[str, int] = field(default_factory=dict)  # 'baseline' / 'unchanged' -> findings left out
+    changed_lines: list[int] | None = None  # with --changed-since: the page's lines the change touched
+    raw: list[Finding] = field(default_factory=list, repr=False)  # reported findings before grouping
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.findings)
+        return sum(f.severity == "error" for f in self.findings if f.category == "defect")
 
     @property
     def failed_scenarios(self) -> int:
@@ -51,51 +58,271 @@ class PageResult:
 
 # ------------------------------------------------------------------ choosing files
 
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"\x7fELF", "an executable (ELF) file"), (b"PK\x03\x04", "a zip archive"),
+          (b"\x1f\x8b", "a gzip archive"))
+_SOURCE_SUFFIXES = {".py": "Python source", ".js": "JavaScript source", ".ts": "TypeScript source",
+                    ".cs": "C# source", ".java": "Java source", ".ps1": "a PowerShell script", ".sh": "a shell script",
+                    ".json": "JSON data", ".yml": "YAML", ".yaml": "YAML", ".html": "HTML", ".xml": "XML",
+                    ".png": "a PNG image", ".jpg": "a JPEG image", ".svg": "an SVG image"}
+
+
+def not_documentation(path: Path) -> str | None:
+    """Why ``path`` is not a documentation page (None when it is one): the gate checks Learn
+    Markdown (``.md``) and the plain-text export of a doc set (``.txt``), nothing else."""
+    try:
+        head = path.read_bytes()[:65536]
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    what = next((w for magic, w in _MAGIC if head.startswith(magic)), None)
+    if what is None and b"\0" in head:
+        what = "a binary file"
+    if what is None and path.suffix.lower() not in DOC_SUFFIXES:
+        what = _SOURCE_SUFFIXES.get(path.suffix.lower()) or (f"a '{path.suffix}' file" if path.suffix
+                                                             else "a file without a .md or .txt suffix")
+    if what is None:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
+                what = "not UTF-8 text"
+            text = head[:exc.start].decode("utf-8", "replace")
+        if what is None and not text.strip():
+            what = "empty"
+        elif what is None and not re.search(r"^(#{1,6}\s+\S|---\s*$|```|~~~|\[!INCLUDE)", text, re.M | re.I):
+            what = "text without a heading, front matter or code block (not Markdown)"
+    if what is None:
+        return None
+    return f"{path} is {what}, not a documentation page (the gate checks Learn Markdown .md files and the .txt export)"
+
+
 def collect_files(paths: list[str]) -> list[Path]:
+    """The documentation files to check. A file that is not documentation, or a folder that holds
+    none, is a :class:`UsageError` (the gate never reports '0 errors' for something it did not read)."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
         if not path.exists():
             raise UsageError(f"no such file or directory: {p}")
         if path.is_dir():
-            out += sorted(q for q in path.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES
-                          and not any(part.startswith(".") for part in q.relative_to(path).parts))
+            found = sorted(q for q in path.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES
+                           and not any(part.startswith(".") for part in q.relative_to(path).parts))
+            found = [q for q in found if not_documentation(q) is None]
+            if not found:
+                raise UsageError(f"{p} holds no documentation pages (no Markdown .md or export .txt files)")
+            out += found
         elif path.is_file():
+            why = not_documentation(path)
+            if why:
+                raise UsageError(why)
             out.append(path)
         else:
             raise UsageError(f"not a regular file or directory: {p}")
+    return list(dict.fromkeys(out))
+
+
+# ------------------------------------------------------------------ what a change touched
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass
+class ChangeSet:
+    """What changed since a git revision: per file (resolved path), the lines of the new version
+    that were added or modified, and where lines were only deleted."""
+    rev: str
+    top: Path
+    root: Path
+    lines: dict[str, set[int]] = field(default_factory=dict)
+    deleted_at: dict[str, set[int]] = field(default_factory=dict)
+    whole: set[str] = field(default_factory=set)  # new or untracked files: every line is new
+    base_path: dict[str, str] = field(default_factory=dict)  # resolved path -> path at REV (renames)
+    files: list[Path] = field(default_factory=list)  # documentation files to check
+    _cache: dict[str, str | None] = field(default_factory=dict)
+
+    def touched(self, file: str, line: int) -> bool:
+        key = _key(file)
+        return key in self.whole or line in self.lines.get(key, ())
+
+    def touches_range(self, file: str, first: int, last: int) -> list[int]:
+        key = _key(file)
+        if key in self.whole:
+            return list(range(first, last + 1))
+        return sorted(n for n in self.lines.get(key, set()) | self.deleted_at.get(key, set()) if first <= n <= last)
+
+    def changed(self, file: str) -> bool:
+        key = _key(file)
+        return key in self.whole or key in self.lines or key in self.deleted_at
+
+    def base_text(self, path: str | Path) -> str | None:
+        """The file as it was at REV (None when it did not exist)."""
+        key = _key(path)
+        if key in self.whole:
+            return None
+        rel = self.base_path.get(key)
+        if rel is None:
+            try:
+                rel = str(Path(key).relative_to(self.top))
+            except ValueError:
+                return None
+        if rel not in self._cache:
+            proc = subprocess.run(["git", "-C", str(self.top), "show", f"{self.rev}:{rel}"], capture_output=True,
+                                  timeout=60)
+            self._cache[rel] = proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+        return self._cache[rel]
+
+    def base_opener(self, path: Path) -> str | None:
+        if self.changed(str(path)) or _key(path) in self.whole:
+            return self.base_text(path)
+        return read_file(path)  # unchanged since REV: the file on disk is the file at REV
+
+
+def _key(path: str | Path) -> str:
+    return str(Path(path).resolve())
+
+
+def _git(root: Path, *args: str, label: str | None = None) -> str:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise UsageError("git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"git {' '.join(args)} timed out") from None
+    if proc.returncode != 0:
+        raise UsageError(f"git {' '.join(args)} failed in {label or root}: "
+                         f"{(proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ''}")
+    return proc.stdout
+
+
+def changes_since(checkout: str, rev: str) -> ChangeSet:
+    """The lines changed since REV in the git checkout (working tree, staged, committed, untracked),
+    and the documentation files to check: changed pages, and the pages that include a changed file."""
+    root = Path(checkout)
+    if not root.is_dir():
+        raise UsageError(f"--changed-since needs a git checkout directory; {checkout} is not a directory")
+    top = Path(_git(root, "rev-parse", "--show-toplevel", label=checkout).strip())
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", rev + "^{commit}", label=checkout)
+    except UsageError:
+        raise UsageError(f"--changed-since {rev}: no such revision in {checkout}") from None
+    cs = ChangeSet(rev, top, root.resolve())
+    diff = _git(root, "diff", "-U0", "--no-color", "--no-ext-diff", "-M", rev, "--", ".", label=checkout)
+    cur: str | None = None
+    old: str | None = None
+    for line in diff.splitlines():
+        if line.startswith("diff --git "):
+            cur = old = None
+        elif line.startswith("--- "):
+            old = None if line[4:] == "/dev/null" else line[6:] if line.startswith("--- a/") else line[4:]
+        elif line.startswith("+++ "):
+            if line[4:] == "/dev/null":
+                cur = None  # deleted
+                continue
+            new = line[6:] if line.startswith("+++ b/") else line[4:]
+            cur = _key(top / new)
+            if old is None:
+                cs.whole.add(cur)
+            elif old != new:
+                cs.base_path[cur] = old
+            cs.lines.setdefault(cur, set())
+        elif cur and (m := _HUNK.match(line)):
+            start, count = int(m[3]), int(m[4]) if m[4] is not None else 1
+            if count:
+                cs.lines[cur].update(range(start, start + count))
+            else:
+                cs.deleted_at.setdefault(cur, set()).update({max(1, start), start + 1})
+    for n in _git(root, "ls-files", "--others", "--exclude-standard", "--", ".", label=checkout).splitlines():
+        if n.strip():
+            cs.whole.add(_key(root / n.strip()))
+    changed = sorted({k for k in [*cs.lines, *cs.whole, *cs.deleted_at]
+                      if Path(k).suffix.lower() in DOC_SUFFIXES and Path(k).is_file()})
+    changed = [k for k in changed if cs.root == Path(k) or cs.root in Path(k).parents]
+    files = [Path(k) for k in changed if not_documentation(Path(k)) is None]
+    cs.files = files + [p for p in includers(cs.root, [Path(k) for k in changed]) if p not in files]
+    return cs
+
+
+def includers(root: Path, changed: list[Path]) -> list[Path]:
+    """Pages under ``root`` that include one of the ``changed`` files ([!INCLUDE ...])."""
+    if not changed:
+        return []
+    names = sorted({p.name for p in changed})
+    args = ["grep", "-l", "-F", "-i"] + [x for n in names for x in ("-e", n)] + ["--", "*.md"]
+    try:
+        listed = _git(root, *args).splitlines()
+    except UsageError:
+        listed = []  # git grep exits 1 when nothing matches
+    want = {_key(p) for p in changed}
+    out = []
+    for rel in listed:
+        page = (root / rel).resolve()
+        if _key(page) in want:
+            continue
+        text = read_file(page) or ""
+        for m in INCLUDE.finditer(text):
+            target = m["path"].strip().split("#")[0]
+            cands = [d / target[2:] for d in [page.parent, *page.parent.parents]] if target.startswith("~/") \
+                else [page.parent / target]
+            if any(_key(c) in want for c in cands):
+                out.append(page)
+                break
     return out
 
 
 def changed_since(checkout: str, rev: str) -> list[Path]:
-    """Pages changed since REV in the git checkout (plus untracked pages)."""
-    root = Path(checkout)
-    if not root.is_dir():
-        raise UsageError(f"--changed-since needs a git checkout directory; {checkout} is not a directory")
+    """Documentation files changed since REV in the git checkout (plus untracked pages, and the
+    pages that include a changed file)."""
+    return changes_since(checkout, rev).files
 
-    def git(*args: str) -> str:
-        try:
-            proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
-        except FileNotFoundError:
-            raise UsageError("git is not installed") from None
-        except subprocess.TimeoutExpired:
-            raise UsageError(f"git {' '.join(args)} timed out") from None
-        if proc.returncode != 0:
-            raise UsageError(f"git {' '.join(args)} failed in {checkout}: {proc.stderr.strip() or proc.stdout.strip()}")
-        return proc.stdout
 
-    top = Path(git("rev-parse", "--show-toplevel").strip())
-    git("rev-parse", "--verify", "--quiet", rev + "^{commit}")
-    names = git("diff", "--name-only", rev, "--", "*.md", "*.txt").splitlines()
-    names += git("ls-files", "--others", "--exclude-standard", "--", "*.md", "*.txt").splitlines()
-    out = []
-    for n in dict.fromkeys(n.strip() for n in names if n.strip()):
-        p = (top / n) if (top / n).exists() else (root / n)
-        if p.is_file():
-            out.append(p)
-    # only those under the given directory
-    rr = root.resolve()
-    return [p for p in out if rr == p.resolve() or rr in p.resolve().parents]
+# ------------------------------------------------------------------ fingerprints and the baseline
+
+def fingerprint(f: Finding, line_text: str) -> str:
+    """A finding's identity across line moves: its rule, page, file name, message (line numbers
+    left out) and the text of the line it is on."""
+    msg = " ".join(_LINE_REFS.sub("", f.message).split())
+    key = "\x1f".join([f.rule, " ".join(f.page.split()).lower(), Path(f.file).name, msg, " ".join(line_text.split())])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+class _Lines:
+    """Line text of files, read once (from disk, or through an opener)."""
+
+    def __init__(self, opener=read_file):
+        self.opener = opener
+        self.cache: dict[str, list[str]] = {}
+
+    def __call__(self, file: str, line: int) -> str:
+        if file not in self.cache:
+            text = self.opener(Path(file)) if file else None
+            self.cache[file] = (text or "").replace("\r\n", "\n").split("\n")
+        lines = self.cache[file]
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+BASELINE_FORMAT = "milab-docs-baseline/1"
+
+
+def load_baseline(path: str) -> Counter:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--baseline {path}: no such file (write one with 'milab docs baseline')") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--baseline {path}: not a baseline file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT or not isinstance(data.get("findings"), list):
+        raise UsageError(f"--baseline {path}: not a milab docs baseline (format {BASELINE_FORMAT!r} expected)")
+    return Counter(str(e.get("fingerprint")) for e in data["findings"] if isinstance(e, dict))
+
+
+def baseline_data(results: list[PageResult]) -> dict[str, Any]:
+    """The baseline file's content: every reported finding (before grouping), by fingerprint."""
+    entries = []
+    for r in results:
+        for f in r.raw or (r.findings + r.not_checked):
+            entries.append({"fingerprint": f.fingerprint, "rule": f.rule, "page": f.page, "file": Path(f.file).name,
+                            "line": f.line, "message": f.message})
+    return {"format": BASELINE_FORMAT, "findings": sorted(entries, key=lambda e: (e["file"], e["line"], e["rule"]))}
 
 
 # ------------------------------------------------------------------ checking
@@ -107,27 +334,95 @@ def tutorials_for(page: Page) -> list:
     return found
 
 
+def _read_pages(path: Path, opener=None, text: str | None = None) -> list[Page]:
+    if text is None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_text(text, str(path), opener=opener)
+
+
+def _match_base(page: Page, base_pages: list[Page], pages: list[Page]) -> Page | None:
+    same = [p for p in pages if p.title == page.title]
+    base_same = [p for p in base_pages if p.title == page.title]
+    idx = next(i for i, p in enumerate(same) if p is page)
+    return base_same[idx] if idx < len(base_same) else None
+
+
 def check_files(files: list[Path], *, shellcheck: str | None | bool = True,
-                only: set[str] | None = None) -> tuple[list[PageResult], list[Finding]]:
-    """Check files; returns (page results, run-level findings)."""
+                only: set[str] | None = None, changes: ChangeSet | None = None,
+                baseline: Counter | None = None, all_findings: bool = False,
+                group: bool = True) -> tuple[list[PageResult], list[Finding]]:
+    """Check files; returns (page results, run-level findings).
+
+    With ``changes`` only pages the change touched are checked, and of their findings only
+    those on touched lines, or new compared with the page at the revision (a name changed in
+    one step that no longer matches a later one), are reported (all of them with
+    ``all_findings``). With ``baseline`` (fingerprint counts) findings accepted earlier are
+    left out. Repeated findings of a rule on a page are grouped unless ``group`` is False."""
     run_findings: list[Finding] = []
     sc = find_shellcheck() if shellcheck is True else (shellcheck or None)
     if shellcheck is True and sc is None:
         run_findings.append(Finding("CODE002", "info", "", 0,
-                                    "shellcheck is not installed (apt-get install -y shellcheck): bash and Azure "
-                                    "CLI blocks were not checked"))
+                                    "shellcheck is not installed: bash and Azure CLI blocks were not checked",
+                                    fix="apt-get install -y shellcheck", category="not-checked"))
     results = []
+    lines_now = _Lines()
+    lines_base = _Lines(changes.base_opener) if changes else None
+    left = Counter(baseline or {})
     for path in files:
         try:
-            pages = parse_file(path)
+            pages = _read_pages(path)
         except OSError as exc:
-            run_findings.append(Finding("IO", "error", str(path), 0, f"cannot read: {exc}"))
+            run_findings.append(Finding("IO", "error", str(path), 0, f"cannot read: {exc}",
+                                        fix="make the file readable"))
             continue
+        base_pages: list[Page] | None = None
         for page in pages:
+            touched: list[int] | None = None
+            if changes is not None:
+                touched = changes.touches_range(page.file, page.line, page.end_line)
+                for inc in page.includes:
+                    if inc.resolved and changes.changed(inc.resolved):
+                        touched += [inc.line]
+                if not touched:
+                    continue
             facts = F.extract(page)
             tuts = tutorials_for(page)
-            findings = check_page(page, facts, tutorials=tuts, shellcheck=sc, only=only)
-            results.append(PageResult(page, facts, findings, tuts))
+            raw = check_page(page, facts, tutorials=tuts, shellcheck=sc, only=only)
+            for f in raw:
+                f.fingerprint = fingerprint(f, lines_now(f.file, f.line))
+            result = PageResult(page, facts, [], tuts, changed_lines=sorted(set(touched)) if touched else None)
+            kept = raw
+            if changes is not None and not all_findings:
+                if base_pages is None:
+                    base_text = changes.base_text(path)
+                    base_pages = _read_pages(path, changes.base_opener, base_text) if base_text is not None else []
+                base = _match_base(page, base_pages, pages)
+                before = Counter()
+                if base is not None:
+                    for f in check_page(base, F.extract(base), tutorials=tutorials_for(base), shellcheck=sc,
+                                        only=only):
+                        before[fingerprint(f, lines_base(f.file, f.line))] += 1
+                kept = []
+                for f in raw:
+                    if changes.touched(f.file, f.line) or f.category == "defect" and before[f.fingerprint] <= 0:
+                        kept.append(f)
+                    else:
+                        result.suppressed["unchanged"] = result.suppressed.get("unchanged", 0) + 1
+                    before[f.fingerprint] -= 1
+            if baseline is not None:
+                still = []
+                for f in kept:
+                    if left[f.fingerprint] > 0:
+                        left[f.fingerprint] -= 1
+                        result.suppressed["baseline"] = result.suppressed.get("baseline", 0) + 1
+                    else:
+                        still.append(f)
+                kept = still
+            result.raw = kept
+            grouped = group_findings(kept) if group else kept
+            result.findings = [f for f in grouped if f.category == "defect"]
+            result.not_checked = [f for f in grouped if f.category != "defect"]
+            results.append(result)
     return results, run_findings
 
 

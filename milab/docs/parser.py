@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 DATE_LINE = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{4}\s*•.*minutes?\s+to\s+read", re.I)
 FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
@@ -188,6 +189,7 @@ class TextLine:
     text: str
     tab: str | None = None
     pivot: tuple[str, ...] | None = None
+    file: str | None = None  # set for prose from an included file (its lines are that file's)
 
 
 @dataclass
@@ -269,15 +271,30 @@ def _is_page_title(lines: list[str], i: int) -> bool:
     return False
 
 
-def parse_file(path: str | Path, *, resolve_includes: bool = True) -> list[Page]:
+#: reads an included file: its text, or None when it does not exist (see :func:`parse_text`)
+Opener = Callable[[Path], "str | None"]
+
+
+def read_file(path: Path) -> str | None:
+    """The default :data:`Opener`: the file on disk."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    except OSError:
+        return None
+
+
+def parse_file(path: str | Path, *, resolve_includes: bool = True, opener: Opener | None = None) -> list[Page]:
     p = Path(path)
     text = p.read_text(encoding="utf-8", errors="replace")
-    return parse_text(text, str(p), resolve_includes=resolve_includes)
+    return parse_text(text, str(p), resolve_includes=resolve_includes, opener=opener)
 
 
 def parse_text(text: str, file: str = "<text>", *, resolve_includes: bool = True,
-               _include_stack: tuple[str, ...] = ()) -> list[Page]:
-    """Parse a file's text into pages (one for Learn markdown, several for the export)."""
+               _include_stack: tuple[str, ...] = (), opener: Opener | None = None) -> list[Page]:
+    """Parse a file's text into pages (one for Learn markdown, several for the export).
+
+    ``opener`` reads included files (default: from disk); the docs gate passes one that reads
+    them as they were at a git revision."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = text.split("\n")
     layout = detect_layout(lines)
@@ -303,7 +320,7 @@ def parse_text(text: str, file: str = "<text>", *, resolve_includes: bool = True
         pages.append(page)
     if resolve_includes:
         for page in pages:
-            _resolve_includes(page, _include_stack + (str(Path(file).resolve()),))
+            _resolve_includes(page, _include_stack + (str(Path(file).resolve()),), opener or read_file)
     return pages
 
 
@@ -544,7 +561,7 @@ def _new_block(file, ln, m, tab, pivot, section, layout) -> CodeBlock:
                      pivot=pivot, section=section, layout=layout)
 
 
-def _resolve_includes(page: Page, stack: tuple[str, ...]) -> None:
+def _resolve_includes(page: Page, stack: tuple[str, ...], opener: Opener = read_file) -> None:
     base = Path(page.file).resolve().parent
     for inc in page.includes:
         target = inc.target.split("#")[0].split("?")[0]
@@ -556,22 +573,25 @@ def _resolve_includes(page: Page, stack: tuple[str, ...]) -> None:
             continue
         else:
             candidates = [base / target]
-        found = next((c for c in candidates if c.is_file()), None)
-        if not found:
+        found = text = None
+        for c in candidates:
+            text = opener(c)
+            if text is not None:
+                found = c
+                break
+        if found is None:
             continue
         inc.resolved = str(found)
         if str(found.resolve()) in stack:
             page.issues.append(Issue("include-cycle", page.file, inc.line, f"include cycle through {inc.target}"))
             continue
-        try:
-            sub = parse_text(found.read_text(encoding="utf-8", errors="replace"), str(found),
-                             _include_stack=stack)
-        except OSError:
-            continue
+        sub = parse_text(text, str(found), _include_stack=stack, opener=opener)
         for sp in sub:
             for b in sp.code_blocks:
                 b.from_include = inc.target
                 page.code_blocks.append(b)
             page.issues.extend(sp.issues)
             page.tables.extend(sp.tables)
+            for t in sp.prose:
+                t.file = t.file or str(found)
             page.prose.extend(sp.prose)

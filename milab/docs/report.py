@@ -27,32 +27,74 @@ def redact(text: str) -> str:
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
-    c = {"error": 0, "warning": 0, "info": 0}
+    """Defects by severity (a grouped finding counts once per line), and what was not checked."""
+    c = {"error": 0, "warning": 0, "info": 0, "not_checked": 0}
     for f in findings:
-        c[f.severity] = c.get(f.severity, 0) + 1
+        if f.category != "defect":
+            c["not_checked"] += f.count
+        else:
+            c[f.severity] = c.get(f.severity, 0) + f.count
     return c
 
 
 def exit_status(results: list[PageResult], run_findings: list[Finding]) -> int:
-    if any(r.errors or r.failed_scenarios for r in results) or any(f.severity == "error" for f in run_findings):
+    """1 when a page has an error finding or a scenario failed; what milab could not check
+    (the "not checked" section) never changes the exit status."""
+    if any(r.errors or r.failed_scenarios for r in results) or \
+            any(f.severity == "error" and f.category == "defect" for f in run_findings):
         return 1
     return 0
 
 
+def where(f: Finding) -> str:
+    """'line 12' or 'lines 12, 40, 77' for a grouped finding."""
+    lines = f.lines or [f.line]
+    if len(lines) == 1:
+        return f"line {lines[0]}"
+    shown = ", ".join(map(str, lines[:8])) + (f", ... ({len(lines)} in all)" if len(lines) > 8 else "")
+    return f"lines {shown}"
+
+
+def one_line(f: Finding, with_file: bool = True) -> str:
+    """A finding as one line of text: ``file:line: severity: rule: message. Write instead: fix``."""
+    rep = f" ({len(f.lines)} times: {where(f)})" if len(f.lines) > 1 else ""
+    fix = f" Write instead: {f.fix}" if f.fix else ""
+    loc = f"{f.file}:{f.line}: " if with_file else ""
+    sev = "not checked" if f.category != "defect" else f.severity
+    return f"{loc}{sev}: {f.rule}: {f.message.rstrip('.')}{rep}.{fix}"
+
+
+def _all(results: list[PageResult], run_findings: list[Finding]) -> list[Finding]:
+    return [f for r in results for f in r.findings + r.not_checked] + run_findings
+
+
 def to_json(results: list[PageResult], run_findings: list[Finding], meta: dict[str, Any]) -> dict[str, Any]:
-    allf = [f for r in results for f in r.findings] + run_findings
+    allf = _all(results, run_findings)
+    by_rule: dict[str, int] = {}
+    for f in allf:
+        if f.category == "defect":
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + f.count
+    suppressed: dict[str, int] = {}
+    for r in results:
+        for k, v in r.suppressed.items():
+            suppressed[k] = suppressed.get(k, 0) + v
     data = {
         "meta": meta,
-        "summary": {"pages": len(results), **counts(allf),
+        "summary": {"pages": len(results), **counts(allf), "by_rule": dict(sorted(by_rule.items())),
+                    "suppressed": suppressed,
                     "scenarios": sum(len(r.scenarios) for r in results),
                     "scenarios_failed": sum(r.failed_scenarios for r in results),
                     "exit_status": exit_status(results, run_findings)},
         "run_findings": [f.as_dict() for f in run_findings],
         "pages": [{
-            "file": r.page.file, "title": r.page.title, "line": r.page.line, "layout": r.page.layout,
+            "file": r.page.file, "title": r.page.title, "line": r.page.line, "end_line": r.page.end_line,
+            "layout": r.page.layout,
+            "changed_lines": r.changed_lines,
             "tutorials": [{"key": t.key, "test": t.test} for t in r.tutorials],
-            "counts": counts(r.findings),
+            "counts": counts(r.findings + r.not_checked),
             "findings": [f.as_dict() for f in r.findings],
+            "not_checked": [f.as_dict() for f in r.not_checked],
+            "suppressed": r.suppressed,
             "scenarios": r.scenarios,
             "facts": r.facts.as_dict(),
         } for r in results],
@@ -61,30 +103,40 @@ def to_json(results: list[PageResult], run_findings: list[Finding], meta: dict[s
 
 
 def to_markdown(results: list[PageResult], run_findings: list[Finding], meta: dict[str, Any]) -> str:
-    allf = [f for r in results for f in r.findings] + run_findings
+    allf = _all(results, run_findings)
     c = counts(allf)
     out = ["# Documentation check", ""]
     out.append(f"{len(results)} page(s) checked: **{c['error']} error(s)**, {c['warning']} warning(s), "
-               f"{c['info']} note(s).")
+               f"{c['info']} note(s); {c['not_checked']} thing(s) milab could not check (see *Not checked*).")
     if meta.get("changed_since"):
-        out.append(f"Pages changed since `{meta['changed_since']}` in `{meta.get('checkout', '')}`.")
+        out.append(f"Lines changed since `{meta['changed_since']}` in `{meta.get('checkout', '')}`"
+                   + (" (every finding of the changed pages)." if meta.get("all_findings") else
+                      ": findings on those lines, and findings the change caused elsewhere on the same page."))
+    sup = {}
+    for r in results:
+        for k, v in r.suppressed.items():
+            sup[k] = sup.get(k, 0) + v
+    if sup.get("baseline"):
+        out.append(f"{sup['baseline']} finding(s) accepted in the baseline `{meta.get('baseline', '')}` are not shown.")
     if any(r.scenarios for r in results):
         n = sum(len(r.scenarios) for r in results)
         failed = sum(r.failed_scenarios for r in results)
         out.append(f"Scenarios run on target `{meta.get('target')}`: {n}, failed: {failed}.")
     out.append("")
     for f in run_findings:
-        out.append(f"- **{f.severity}** {f.rule}: {f.message}")
-    if run_findings:
+        if f.category == "defect":
+            out.append(f"- **{f.severity}** {f.rule}: {f.message}" + (f" — write instead: {f.fix}" if f.fix else ""))
+    if any(f.category == "defect" for f in run_findings):
         out.append("")
-    out += ["## Summary by page", "", "| page | file:line | errors | warnings | notes | tutorials | scenarios |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    out += ["## Summary by page", "",
+            "| page | file:line | errors | warnings | notes | not checked | tutorials | scenarios |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
-        cc = counts(r.findings)
+        cc = counts(r.findings + r.not_checked)
         tuts = ", ".join(t.key for t in r.tutorials) or "-"
         sc = ", ".join(f"{s['tutorial']}: {s['outcome']}" for s in r.scenarios) or "-"
         out.append(f"| {_cell(r.page.title)} | `{Path(r.page.file).name}:{r.page.line}` | {cc['error']} | "
-                   f"{cc['warning']} | {cc['info']} | {tuts} | {sc} |")
+                   f"{cc['warning']} | {cc['info']} | {cc['not_checked']} | {tuts} | {sc} |")
     out += ["", "## Findings", ""]
     for r in results:
         if not r.findings and not r.scenarios:
@@ -97,8 +149,22 @@ def to_markdown(results: list[PageResult], run_findings: list[Finding], meta: di
         for s in r.scenarios:
             out.append(f"- scenario `{s['test']}`: **{s['outcome']}**" + (f" — {s['message'][:300]}" if s["message"] else ""))
         for f in r.findings:
-            out.append(f"- line {f.line} · **{f.severity}** · {f.rule}: {f.message}")
+            inc = f" (in `{Path(f.file).name}`)" if f.file != r.page.file else ""
+            out.append(f"- {where(f)}{inc} · **{f.severity}** · {f.rule}: {f.message}"
+                       + (f"  \n  *Write instead:* {f.fix}" if f.fix else ""))
         out.append("")
+    gaps = [(r, f) for r in results for f in r.not_checked] + [(None, f) for f in run_findings
+                                                                 if f.category != "defect"]
+    out += ["## Not checked", "",
+            "What milab itself cannot check (types the emulator does not model, includes that are not in the "
+            "checked tree, tools that are not installed ...). These are limits of milab, not defects of the "
+            "pages, and do not change the exit status.", ""]
+    for r, f in gaps:
+        page = f"{r.page.title} (`{Path(f.file).name}`, {where(f)})" if r else "every page"
+        out.append(f"- {page} · {f.rule}: {f.message}" + (f" ({f.fix})" if f.fix else ""))
+    if not gaps:
+        out.append("- nothing")
+    out.append("")
     return redact("\n".join(out)) + "\n"
 
 
@@ -112,18 +178,18 @@ def to_junit(results: list[PageResult], run_findings: list[Finding]) -> str:
     for r in results:
         tc = ET.SubElement(suite, "testcase", classname=Path(r.page.file).name, name=f"{r.page.title} (line {r.page.line})",
                            file=r.page.file, line=str(r.page.line))
-        errs = [f for f in r.findings if f.severity == "error"]
+        errs = [f for f in r.findings if f.severity == "error" and f.category == "defect"]
         bad = [s for s in r.scenarios if s["outcome"] not in ("passed", "skipped")]
         if errs or bad:
             failures += 1
             msg = f"{len(errs)} error finding(s)" + (f", {len(bad)} scenario(s) failed" if bad else "")
             el = ET.SubElement(tc, "failure", message=msg)
-            el.text = redact("\n".join([f"{f.file}:{f.line}: {f.rule}: {f.message}" for f in errs] +
+            el.text = redact("\n".join([one_line(f) for f in errs] +
                                        [f"scenario {s['test']}: {s['outcome']} {s['message']}" for s in bad]))
-        other = [f for f in r.findings if f.severity != "error"]
+        other = [f for f in r.findings + r.not_checked if f not in errs]
         if other:
             so = ET.SubElement(tc, "system-out")
-            so.text = redact("\n".join(f"{f.file}:{f.line}: {f.severity}: {f.rule}: {f.message}" for f in other))
+            so.text = redact("\n".join(one_line(f) for f in other))
     suite.set("failures", str(failures))
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -51,10 +51,19 @@ class Finding:
     line: int
     message: str
     page: str = ""
+    fix: str = ""  # what to write instead
+    category: str = "defect"  # 'defect' (a page problem) or 'not-checked' (what milab could not check)
+    lines: list[int] = field(default_factory=list)  # every line, when repeated findings were grouped
+    fingerprint: str = ""  # stable across line moves (see milab.docs.gate.fingerprint)
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.lines))
 
     def as_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "severity": self.severity, "file": self.file, "line": self.line,
-                "message": self.message, "page": self.page}
+                "message": self.message, "page": self.page, "fix": self.fix, "category": self.category,
+                "lines": list(self.lines) or [self.line], "fingerprint": self.fingerprint}
 
 
 @dataclass
@@ -63,23 +72,31 @@ class Rule:
     severity: str
     summary: str
     func: Callable[["PageContext"], Iterable[Finding]]
+    fix: str = ""  # the default advice, for findings that give none of their own
+    limit: bool = False  # True: the rule reports what milab cannot check, not page defects
 
     @property
     def doc(self) -> str:
-        return (self.func.__doc__ or "").strip()
+        return " ".join((self.func.__doc__ or "").split())
+
+    @property
+    def category(self) -> str:
+        return "not-checked" if self.limit else "defect"
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, severity: str, summary: str):
-    """Register a rule (see the module docstring)."""
+def rule(rule_id: str, severity: str, summary: str, *, fix: str = "", limit: bool = False):
+    """Register a rule (see the module docstring). ``fix`` is the advice a finding carries when
+    the rule gives none of its own; ``limit=True`` marks a rule that reports milab's own limits
+    (kept in the report's "not checked" section, out of the exit status)."""
     assert severity in SEVERITIES, severity
 
     def deco(fn):
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, severity, summary, fn)
+        RULES[rule_id] = Rule(rule_id, severity, summary, fn, fix, limit)
         return fn
     return deco
 
@@ -91,11 +108,38 @@ class PageContext:
     tutorials: list = field(default_factory=list)
     shellcheck: str | None = None
     current: Rule | None = None
+    _own_lines: set[int] | None = None
+    _inc_lines: list[tuple[int, int, str]] = field(default_factory=list)
 
-    def finding(self, line: int, message: str, severity: str | None = None) -> Finding:
+    def finding(self, line: int, message: str, severity: str | None = None, *, fix: str | None = None,
+                file: str | None = None) -> Finding:
         r = self.current
-        return Finding(r.id if r else "?", severity or (r.severity if r else "error"), self.page.file,
-                       line, message, self.page.title)
+        return Finding(r.id if r else "?", severity or (r.severity if r else "error"), file or self.file_of(line),
+                       line, message, self.page.title, fix=fix if fix is not None else (r.fix if r else ""),
+                       category=r.category if r else "defect")
+
+    def file_of(self, line: int) -> str:
+        """The file a line is in: the page's own, or an included file's (whose lines are
+        numbered in that file)."""
+        if self._own_lines is None:
+            own: set[int] = set()
+            inc: list[tuple[int, int, str]] = []
+            for b in self.page.code_blocks:
+                end = b.end_line or (b.first_line + len(b.lines))
+                if b.from_include:
+                    inc.append((b.line, end, b.file))
+                else:
+                    own.update(range(b.line, end + 1))
+            for t in self.page.prose:
+                tf = getattr(t, "file", None)
+                if tf and tf != self.page.file:
+                    inc.append((t.line, t.line, tf))
+                else:
+                    own.add(t.line)
+            self._own_lines, self._inc_lines = own, inc
+        if line in self._own_lines:
+            return self.page.file
+        return next((f for a, b, f in self._inc_lines if a <= line <= b), self.page.file)
 
     def blocks(self, *kinds: str) -> Iterator[tuple[CodeBlock, str]]:
         for b in self.page.code_blocks:
@@ -116,15 +160,43 @@ def check_page(page: Page, facts: PageFacts, *, tutorials=None, shellcheck: str 
             out.extend(r.func(ctx) or [])
         except Exception as exc:  # noqa: BLE001 - a rule bug must not hide the other findings
             out.append(Finding(r.id, "info", page.file, page.line,
-                               f"rule {r.id} could not check this page ({type(exc).__name__}: {exc})", page.title))
+                               f"rule {r.id} could not check this page ({type(exc).__name__}: {exc})", page.title,
+                               fix="report this to milab's maintainers with the page", category="not-checked"))
     seen = set()
     uniq = []
     for f in sorted(out, key=lambda f: (f.line, f.rule, f.message)):
-        k = (f.rule, f.line, f.message)
+        k = (f.rule, f.file, f.line, f.message)
         if k not in seen:
             seen.add(k)
             uniq.append(f)
     return uniq
+
+
+_LINE_REFS = re.compile(r"\(?\b(?:on |from |at )?lines? \d+(?:\s*(?:,|and|-|to)\s*\d+)*(?:, \.\.\.)?\)?")
+
+
+def group_key(f: Finding) -> tuple:
+    """Findings of one rule on one page that say the same thing (apart from line numbers)."""
+    return (f.rule, f.category, f.page, f.file, f.severity, _LINE_REFS.sub("", f.message).strip(), f.fix)
+
+
+def group_findings(findings: list[Finding]) -> list[Finding]:
+    """Repeated findings of one rule on one page become one finding that lists every line."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(group_key(f), []).append(f)
+    out = []
+    for members in groups.values():
+        members.sort(key=lambda f: f.line)
+        first = members[0]
+        lines = sorted({ln for m in members for ln in (m.lines or [m.line])})
+        if len(members) == 1:
+            out.append(first)
+            continue
+        g = Finding(first.rule, first.severity, first.file, first.line, first.message, first.page, first.fix,
+                    first.category, lines, first.fingerprint)
+        out.append(g)
+    return sorted(out, key=lambda f: (f.line, f.rule, f.message))
 
 
 def find_shellcheck() -> str | None:
@@ -175,7 +247,8 @@ def _md005(ctx):
     return _issues(ctx, "include-cycle")
 
 
-@rule("MD006", "info", "include not available")
+@rule("MD006", "info", "include not available", limit=True,
+      fix="check the page in a checkout that holds the included file")
 def _md006(ctx):
     """``[!INCLUDE ...]`` whose file is not in the checked tree: its content is not checked."""
     for inc in ctx.page.includes:
@@ -765,7 +838,8 @@ def _api002(ctx):
             yield ctx.finding(call.line, f"{typ} has no operation '{action}'")
 
 
-@rule("API003", "info", "the emulator cannot reproduce this request")
+@rule("API003", "info", "the emulator cannot reproduce this request", limit=True,
+      fix="nothing on the page: milab's emulator needs to model it")
 def _api003(ctx):
     """Requests and template resources whose type, api-version or operation the emulator's
     catalogue (``milab/cloud/arm/catalog.py``) does not know: the scenarios cannot reproduce
