@@ -729,6 +729,8 @@ def extract(page: Page) -> PageFacts:
                     f.arm_resources.append(ArmResource(page.file, b.line_of(i), m.group(1), m.group(2)))
         if kind in ("output", "other", "powershell"):
             _extract_output_roles(f, b)
+        if kind in ("output", "other", "http"):
+            _extract_http_response(f, b)
     for t in page.prose:
         for p in find_placeholders(t.text):
             if "`" in t.text or page.layout == "export":
@@ -970,10 +972,12 @@ def _literal_urls(f: PageFacts, b: CodeBlock, l: LogicalLine) -> None:
         if re.search(r"Metadata\W{1,8}true", block, re.I):
             headers["Metadata"] = "true"
         call = HttpCall(f.page.file, l.line, "code", method or "GET", url, headers, None, b.line, b.scope)
-        if call.kind == "imds" and "resource" not in call.query:
-            rm = re.search(r"[\"']resource[\"']\s*[,:=)]\s*[\"']([^\"']+)[\"']", block)
-            if rm:
-                call.url += ("&" if "?" in call.url else "?") + "resource=" + rm.group(1)
+        if call.kind == "imds" and not call.query.get("resource"):
+            rm = re.search(r"[\"']resource[\"']\s*[,:=)]\s*[\"']([^\"']+)[\"']", block) or \
+                re.search(r"\w*token\w*\s*\(\s*[\"'](https?://[^\"'\s]+)[\"']\s*\)", block, re.I)
+            if rm:  # the resource as a parameter, or an argument of the helper that builds the URL
+                base = call.url[:-len("resource=")].rstrip("&?") if call.url.endswith("resource=") else call.url
+                call.url = base + ("&" if "?" in base else "?") + "resource=" + rm.group(1)
         f.http_calls.append(call)
 
 
@@ -1041,6 +1045,23 @@ def _extract_json_block(f: PageFacts, b: CodeBlock) -> None:
 
 def _template_roles(f: PageFacts, b: CodeBlock, data: Any) -> None:
     pass
+
+
+def _extract_http_response(f: PageFacts, b: CodeBlock) -> None:
+    """A documented response with its status line (``HTTP/1.1 200 OK``, headers, JSON body):
+    the body joins the page's outputs."""
+    lines = b.lines
+    first = next((i for i, l in enumerate(lines) if l.strip()), None)
+    if first is None or not re.match(r"^\s*HTTP/\d(\.\d)?\s+\d{3}", lines[first]):
+        return
+    start = next((i for i in range(first + 1, len(lines)) if lines[i].strip().startswith(("{", "["))), None)
+    if start is None:
+        return
+    try:
+        data = parse_doc_json("\n".join(lines[start:]))
+    except JsonProblem:
+        return
+    f.outputs.append((b.line_of(start), data))
 
 
 def _roles_from_command(f: PageFacts, cmd: Command) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from .. import registry
 from . import facts as F
 from .parser import INCLUDE, Page, parse_text, read_file
-from .rules import _LINE_REFS, _MISSING, Finding, check_page, find_shellcheck, group_findings
+from .rules import _LINE_REFS, Finding, check_page, find_shellcheck, group_findings
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -429,84 +429,11 @@ def check_files(files: list[Path], *, shellcheck: str | None | bool = True,
 # ------------------------------------------------------------------ facts in registry keys
 
 def tutorial_facts(tutorial, facts: F.PageFacts) -> dict[str, tuple[Any, int]]:
-    """The page's value (and line) for each registry fact key the page states.
-
-    Only facts the page actually states are returned: a page that does not show an IMDS
-    request, the ARM request the scenario reproduces, or a role assignment simply has no
-    value for those keys (it is not drift). Where the page states a fact several times
-    (several IMDS requests, several roles), the scenario's value wins if the page states it
-    anywhere."""
-    out: dict[str, tuple[Any, int]] = {}
-    keys = set(tutorial.facts)
-    page = facts.page
-    imds = [c for c in facts.imds_calls if "/metadata/identity/" in c.path and c.source != "code"] or \
-        [c for c in facts.imds_calls if "/metadata/identity/" in c.path]
-    want_res = tutorial.facts.get("imds_resource")
-
-    def _res(c):
-        return unquote(c.query.get("resource", "")).rstrip("/")
-
-    call = None
-    if imds:
-        call = next((c for c in imds if want_res and _res(c) == str(want_res).rstrip("/")), None) \
-            or next((c for c in imds if c.query.get("resource")), imds[0])
-    if call is not None and keys & {"imds_url", "imds_api_version", "imds_resource", "imds_headers", "imds_selector"}:
-        s = F.imds_summary(call)
-        if "imds_url" in keys:
-            p = call.parts
-            out["imds_url"] = (f"{p.scheme}://{p.netloc}{p.path}", call.line)
-        if "imds_api_version" in keys and s["api_version"]:
-            vers = {F.imds_summary(c)["api_version"] for c in imds}
-            want = tutorial.facts.get("imds_api_version")
-            out["imds_api_version"] = (want if want in vers else s["api_version"], call.line)
-        if "imds_resource" in keys and s["resource"] and "<" not in s["resource"] and "{" not in s["resource"]:
-            out["imds_resource"] = (unquote(s["resource"]), call.line)
-        if "imds_headers" in keys and s["metadata_header"]:
-            out["imds_headers"] = ({"Metadata": "true"}, call.line)
-        if "imds_selector" in keys and call.source != "code":
-            sel = next(iter(s["selectors"]), None)
-            out["imds_selector"] = (sel, call.line)
-    arm_path = tutorial.facts.get("arm_path")
-    if arm_path and keys & {"arm_path", "arm_api_version"}:
-        want_shape = _shape(arm_path)
-        # the request the scenario reproduces, whatever its method (listKeys is a POST)
-        arm = [c for c in facts.arm_calls if _shape(c.path) == want_shape]
-        if arm:
-            vers = [c.api_version for c in arm if c.api_version and "<" not in c.api_version]
-            want = tutorial.facts.get("arm_api_version")
-            if vers:
-                hit = next((c for c in arm if c.api_version == want), None) or \
-                    next(c for c in arm if c.api_version in vers)
-                out["arm_api_version"] = (want if want in vers else vers[0], hit.line)
-            out["arm_path"] = (arm_path, arm[0].line)
-    if "role" in keys:
-        want = str(tutorial.facts["role"])
-        stated = [r for r in facts.roles if r.name and r.kind == "rbac" and "<" not in r.name]
-        assigned = [r for r in stated if r.command or r.source in ("output", "template", "json")]
-        if any(r.name.lower() == want.lower() for r in stated):
-            hit = next(r for r in stated if r.name.lower() == want.lower())
-            out["role"] = (want, hit.line)
-        elif assigned:
-            out["role"] = (assigned[0].name, assigned[0].line)
-    if "selectors" in keys:
-        text = "\n".join(t.text for t in page.prose) + "\n".join(b.text for b in page.code_blocks)
-        present = [s for s in ("object_id", "client_id", "mi_res_id", "msi_res_id") if s in text]
-        want = tutorial.facts["selectors"]
-        if present:
-            out["selectors"] = ([s for s in want if s in present] if set(want) <= set(present) else present,
-                                page.line)
-    if "response_fields" in keys:
-        for line, data in facts.outputs:
-            if isinstance(data, dict) and "access_token" in data:
-                out["response_fields"] = (sorted(data.keys()), line)
-                break
-    if "errors" in keys:
-        text = "\n".join(t.text for t in page.prose)
-        want = tutorial.facts["errors"]
-        missing = [name for name, e in want.items() if str(e.get("error")) not in text]
-        if missing and len(missing) < len(want):
-            out["errors"] = ({k: v for k, v in want.items() if k not in missing}, page.line)
-    return out
+    """The page's value (and line) for each registry fact key the page states (see
+    :mod:`milab.docs.pagefacts`; keys the page does not state are left out)."""
+    from . import pagefacts
+    return {k: v for k, v in pagefacts.read(tutorial, facts).items()
+            if v is not None and v is not pagefacts.UNREAD}
 
 
 def _shape(path: str) -> str:
@@ -515,10 +442,18 @@ def _shape(path: str) -> str:
 
 
 def doc_facts_for_run(result: PageResult) -> dict[str, dict[str, Any]]:
+    """The ``--doc-facts`` entry of each tutorial of the page: every fact read from the page, and
+    under ``_from_registry`` the keys it does not state (reported as DRIFT002 or "not checked"),
+    for which the scenario keeps the registry's value."""
+    from . import pagefacts
     out = {}
     for t in result.tutorials:
-        got = tutorial_facts(t, result.facts)
-        out[t.key] = {k: v for k, (v, _) in got.items() if v is not _MISSING}
+        got = pagefacts.read(t, result.facts)
+        entry = {k: v[0] for k, v in got.items() if v is not None and v is not pagefacts.UNREAD}
+        rest = sorted(k for k in t.facts if k not in entry)
+        if rest:
+            entry["_from_registry"] = rest
+        out[t.key] = entry
     return out
 
 

@@ -1633,30 +1633,54 @@ def _api008(ctx):
 
 # ============================================================== DRIFT
 
-#: the facts a page can state and DRIFT001 compares (the others are reproduction details)
-DRIFT_KEYS = ("imds_api_version", "imds_resource", "arm_api_version", "role")
-
-
-@rule("DRIFT001", "warning", "page differs from what the scenario reproduces")
+@rule("DRIFT001", "warning", "page differs from what the scenario reproduces",
+      fix="the value the scenario reproduces, or update milab/registry.py if the page is right")
 def _drift001(ctx):
-    """For pages in the tutorial registry: a fact the scenario reproduces that the page
-    states differently: the IMDS api-version and resource, the api-version of the ARM request
-    the scenario reproduces, the role assigned. A fact the page does not state (no IMDS
-    request shown, the role assigned in the portal only ...) is not drift. Run with ``--run``
-    to see whether the page's version still works."""
-    from .gate import tutorial_facts  # avoid a cycle
+    """For pages in the tutorial registry: a fact the scenario depends on (the role and its
+    scope, the IMDS and ARM requests and their api-versions, headers, the request body, the
+    blob's name and content, the secret, the documented response ...) that the page states
+    differently from the registry. Run with ``--run`` to see whether the page's version works."""
+    from . import pagefacts
     for t in ctx.tutorials:
-        got = tutorial_facts(t, ctx.facts)
-        for key in DRIFT_KEYS:
-            if key not in t.facts or key not in got:
+        for key, got in pagefacts.read(t, ctx.facts).items():
+            if got is None or got is pagefacts.UNREAD:
                 continue
+            value, line = got
             expected = t.facts[key]
-            value, line = got[key]
-            if value is _MISSING or value is None:
-                continue
-            if not _same(key, value, expected):
+            if not pagefacts.same(key, value, expected):
                 yield ctx.finding(line, f"{t.key}: the page gives {key} = {_fmt(value)}, the scenario reproduces "
-                                        f"{_fmt(expected)}")
+                                        f"{_fmt(expected)}",
+                                  fix=f"{_fmt(expected)} (what milab reproduces), or update {t.key} in "
+                                      f"milab/registry.py if the page is right")
+
+
+@rule("DRIFT002", "warning", "a fact the scenario depends on cannot be read from the page",
+      fix="state the fact where the page's steps give it (a command, a request, a portal step)")
+def _drift002(ctx):
+    """Every fact a scenario depends on is read from the page it reproduces; a page fact that
+    the page no longer states in a way milab can read (the role chosen in the portal, the IMDS
+    request ...) is reported with the value the scenario expected, never silently replaced by
+    the registry's. Facts milab has no reader for yet are listed under "not checked"."""
+    from . import pagefacts
+    for t in ctx.tutorials:
+        for key, got in pagefacts.read(t, ctx.facts).items():
+            if got is pagefacts.UNREAD:
+                yield ctx.finding(ctx.page.line, f"{t.key}: the page does not state {key} in a way milab can read "
+                                                 f"(the scenario expected {_fmt(t.facts[key])})",
+                                  fix=f"state {key} as the scenario's step needs it, e.g. {_fmt(t.facts[key])}")
+
+
+@rule("DRIFT003", "info", "a fact milab cannot read from pages yet", limit=True,
+      fix="nothing on the page: milab needs a reader for this fact (milab/docs/pagefacts.py)")
+def _drift003(ctx):
+    """A fact of the scenario that milab has no reader for: it is taken from the registry and
+    listed here, so that it is never a silent fallback."""
+    from . import pagefacts
+    for t in ctx.tutorials:
+        for key, got in pagefacts.read(t, ctx.facts).items():
+            if got is None:
+                yield ctx.finding(ctx.page.line, f"{t.key}: milab cannot read {key} from pages yet; the scenario "
+                                                 f"uses the registry's {_fmt(t.facts[key])}")
 
 
 @rule("DENY001", "error", "a step is refused as the page writes it")

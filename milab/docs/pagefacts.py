@@ -1,0 +1,682 @@
+"""The facts a scenario depends on, read from the page it reproduces.
+
+A scenario runs with the facts of its registry entry (:mod:`milab.registry`). For the docs
+gate to test a changed page, every one of those facts must come from the page: the role and
+where it is granted, the IMDS request, the ARM request and its api-version, the request body,
+the blob's name and content, the secret, the documented response ... :func:`read` returns
+what the page states, for each key of the tutorial's facts:
+
+* a value (and the line it is on): compared with the registry by DRIFT001, and passed to the
+  scenario by ``milab docs check --run``;
+* ``UNREAD``: the key is a page fact but the page does not state it in a way milab can read
+  (DRIFT002: never a silent fallback to the registry);
+* nothing, for keys that are not page facts (:data:`NOT_PAGE_FACTS`: milab's own choices, such
+  as what a vault answers today) and for documented responses a page does not show
+  (:data:`OUTPUT_KEYS`: the scenario checks the service's answer either way).
+
+Each extractor is a function of the page's facts, registered by key with :func:`reads`; a key
+that has no extractor is reported in the "not checked" section (milab cannot read it yet).
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote
+
+from . import facts as F
+
+
+class _Unread:
+    def __repr__(self) -> str:
+        return "<not on the page>"
+
+
+UNREAD = _Unread()
+
+#: keys that are not facts of the page: milab's own choices, with the reason
+NOT_PAGE_FACTS: dict[str, str] = {
+    "recovery_level": "what a vault with the default retention answers today, not what the page shows",
+    "writer_role": "the role milab uses to write the test secret, not a step of the page",
+}
+
+#: (tutorial key or family, fact key) -> why this page does not state the fact
+NOT_ON_THIS_PAGE: dict[tuple[str, str], str] = {
+    ("key_vault_rbac", "role"): "the 2019 Key Vault pages grant access with an access policy; the RBAC variant's "
+                                "role comes from the current Key Vault page",
+    ("key_vault_rbac", "role_scope"): "the 2019 Key Vault pages grant access with an access policy",
+    ("key_vault_rbac", "model"): "the RBAC variant reproduces the current Key Vault model, not this page's",
+}
+
+#: keys that describe a documented response: compared when the page shows the response
+OUTPUT_KEYS = {"expected_keys", "expected_provisioning_state", "response_fields", "imds_response_fields",
+               "attribute_fields", "page_recovery_level", "response_keys", "key_names", "key_permissions",
+               "response_key", "sas_version", "storage_headers"}
+
+#: keys compared as "every value the scenario checks is on the page" (the page may show more)
+SUBSET_KEYS = {"response_fields", "imds_response_fields", "attribute_fields", "expected_keys", "response_keys"}
+
+Extractor = Callable[["Reader"], "tuple[Any, int] | None"]
+EXTRACTORS: dict[str, Extractor] = {}
+
+
+def reads(*keys: str):
+    def deco(fn):
+        for k in keys:
+            EXTRACTORS[k] = fn
+        return fn
+    return deco
+
+
+class Reader:
+    """What one tutorial's extractors share: the page's facts and the registry's values."""
+
+    def __init__(self, tutorial, facts: F.PageFacts):
+        self.tutorial = tutorial
+        self.want = tutorial.facts
+        self.facts = facts
+        self.page = facts.page
+        self.key = ""
+
+    # -- helpers -------------------------------------------------------------------------
+    def prose(self):
+        return self.page.prose
+
+    def imds_call(self):
+        calls = [c for c in self.facts.imds_calls if "/metadata/identity/" in c.path]
+        own = [c for c in calls if c.source != "code"] or calls
+        want = str(self.want.get("imds_resource") or "").rstrip("/")
+        return next((c for c in own if want and _res(c).rstrip("/") == want), None) or \
+            next((c for c in own if c.query.get("resource")), own[0] if own else None)
+
+    def arm_calls(self):
+        shape = _shape(str(self.want.get("arm_path") or ""))
+        return [c for c in self.facts.arm_calls if shape and _shape(c.path) == shape]
+
+    def outputs_after(self, line: int, within: int = 60):
+        return [(ln, d) for ln, d in self.facts.outputs if line < ln <= line + within]
+
+    def text_lines(self):
+        """Prose and code lines of the page, in order: (line, text)."""
+        out = [(t.line, t.text) for t in self.page.prose]
+        for b in self.page.code_blocks:
+            out += [(b.line_of(i), l) for i, l in enumerate(b.lines)]
+        return sorted(out)
+
+
+def _res(c) -> str:
+    return unquote(c.query.get("resource", ""))
+
+
+def _shape(path: str) -> str:
+    segs = [s for s in path.split("?")[0].split("/") if s]
+    return "/".join(s.lower() if i % 2 == 0 else "*" for i, s in enumerate(segs))
+
+
+def read(tutorial, facts: F.PageFacts) -> dict[str, Any]:
+    """key -> (value, line) for what the page states, ``UNREAD`` for page facts it does not
+    state, ``None`` for keys milab cannot read at all (no extractor); keys that are not page
+    facts are left out."""
+    r = Reader(tutorial, facts)
+    out: dict[str, Any] = {}
+    for key in tutorial.facts:
+        if key in NOT_PAGE_FACTS or (tutorial.key, key) in NOT_ON_THIS_PAGE or \
+                (tutorial.family, key) in NOT_ON_THIS_PAGE:
+            continue
+        fn = EXTRACTORS.get(key)
+        if fn is None:
+            out[key] = None
+            continue
+        r.key = key
+        got = fn(r)
+        if got is None:
+            if key not in OUTPUT_KEYS:
+                out[key] = UNREAD
+            continue
+        out[key] = got
+    return out
+
+
+def not_read_reason(tutorial, key: str) -> str | None:
+    return NOT_PAGE_FACTS.get(key) or NOT_ON_THIS_PAGE.get((tutorial.key, key)) or \
+        NOT_ON_THIS_PAGE.get((tutorial.family, key))
+
+
+def same(key: str, page_value: Any, expected: Any) -> bool:
+    """Does the page's value agree with the registry's?"""
+    a, b = page_value, expected
+    if key in SUBSET_KEYS and isinstance(a, list) and isinstance(b, list):
+        return {str(x).lower() for x in b} <= {str(x).lower() for x in a}
+    if isinstance(a, str) and isinstance(b, str):
+        if key.endswith(("resource", "url")):
+            return a == b  # the trailing slash of a resource matters to Entra
+        return a.strip().lower() == b.strip().lower()
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        if key == "errors":
+            return set(a) == set(b)
+        if key == "request_body":
+            return _body_same(a, b)
+        return {k.lower(): str(v).lower() for k, v in a.items()} == {k.lower(): str(v).lower() for k, v in b.items()}
+    return a == b
+
+
+def _body_same(page: dict, reg: dict) -> bool:
+    """A request body: the same keys; fixed values equal (placeholders and {templates} match anything)."""
+    if {k.lower() for k in page} != {k.lower() for k in reg}:
+        return False
+    low = {k.lower(): v for k, v in page.items()}
+    for k, v in reg.items():
+        pv, rv = str(low[k.lower()]), str(v)
+        if "{" in rv or "<" in pv or "<" in rv:
+            continue
+        if k.lower() == "signedexpiry":
+            continue  # a time the reader chooses
+        if pv != rv:
+            return False
+    return True
+
+
+# ============================================================== extractors
+
+@reads("os")
+def _os(r: Reader):
+    t = r.page.title.lower()
+    if "windows" in t and "linux" not in t:
+        return "windows", r.page.line
+    if "linux" in t and "windows" not in t:
+        return "linux", r.page.line
+    return None
+
+
+@reads("identity")
+def _identity(r: Reader):
+    t = r.page.title.lower()
+    if "user-assigned" in t or "user assigned" in t:
+        return "user", r.page.line
+    if "system-assigned" in t or "system assigned" in t:
+        return "system", r.page.line
+    return None
+
+
+@reads("imds_url")
+def _imds_url(r: Reader):
+    c = r.imds_call()
+    if c is None:
+        return None
+    p = c.parts
+    return f"{p.scheme}://{p.netloc}{p.path}", c.line
+
+
+@reads("imds_api_version")
+def _imds_api(r: Reader):
+    calls = [c for c in r.facts.imds_calls if "/metadata/identity/" in c.path and c.api_version]
+    if not calls:
+        return None
+    want = r.want.get("imds_api_version")
+    hit = next((c for c in calls if c.api_version == want), calls[0])
+    return hit.api_version, hit.line
+
+
+@reads("imds_resource")
+def _imds_resource(r: Reader):
+    c = r.imds_call()
+    if c is None or not c.query.get("resource"):
+        return None
+    res = _res(c)
+    if re.search(r"[<{$]", res):
+        return None
+    return res, c.line
+
+
+@reads("imds_headers")
+def _imds_headers(r: Reader):
+    c = r.imds_call()
+    if c is None:
+        return None
+    if (c.header("Metadata") or "").lower() == "true":
+        return {"Metadata": "true"}, c.line
+    return {}, c.line
+
+
+@reads("imds_selector")
+def _imds_selector(r: Reader):
+    c = r.imds_call()
+    if c is None:
+        return None
+    sel = next((k for k in ("client_id", "object_id", "mi_res_id", "msi_res_id") if k in c.query), None)
+    return sel, c.line
+
+
+@reads("selectors")
+def _selectors(r: Reader):
+    text = "\n".join(t.text for t in r.page.prose) + "\n".join(b.text for b in r.page.code_blocks)
+    present = [s for s in ("object_id", "client_id", "mi_res_id", "msi_res_id") if s in text]
+    if not present:
+        return None
+    want = r.want.get("selectors") or []
+    return ([s for s in want if s in present] if set(want) <= set(present) else present), r.page.line
+
+
+# -- roles -------------------------------------------------------------------------------
+
+_PORTAL_ROLE = re.compile(r"\*\*Role\*\*[^.\n]{0,60}?(?:\*\*|\")(?P<name>[A-Za-z][^*\"\n]{1,80}?)(?:\*\*|\")")
+
+
+def portal_roles(page) -> list[tuple[str, int]]:
+    """Roles a portal step selects: 'Choose **Role** as **Reader**', 'Under **Role** ... select
+    **Storage Blob Data Reader**', 'Set **Role** to "Storage Account Contributor"'."""
+    out = []
+    for t in page.prose:
+        for m in _PORTAL_ROLE.finditer(t.text):
+            name = m["name"].strip()
+            if name.lower() not in ("role", "add", "save", "select", "add role assignment"):
+                out.append((name, t.line))
+    return out
+
+
+def granted_roles(facts: F.PageFacts) -> list[tuple[str, int, str | None]]:
+    """(role name, line, scope or None) of every role the page assigns (commands and portal steps)."""
+    from . import knowledge as K
+    out = []
+    for ref in facts.roles:
+        if ref.kind != "rbac" or not (ref.command or ref.source in ("output",)):
+            continue
+        name = ref.name or (K.role_by_id(ref.id) if ref.id else None)
+        if name and "<" not in name and "$" not in name:
+            out.append((name, ref.line, _scope_of(facts, ref.line)))
+    for name, line in portal_roles(facts.page):
+        out.append((name, line, None))
+    return out
+
+
+def _scope_of(facts: F.PageFacts, line: int) -> str | None:
+    for c in facts.commands:
+        if c.line == line:
+            low = {k.lower(): v for k, v in c.params.items()}
+            return low.get("--scope") or low.get("-scope")
+    return None
+
+
+@reads("role")
+def _role(r: Reader):
+    want = str(r.want.get("role") or "")
+    roles = granted_roles(r.facts)
+    if not roles:
+        return None
+    hit = next((x for x in roles if x[0].lower() == want.lower()), roles[0])
+    return hit[0], hit[1]
+
+
+_SCOPE_WORDS = [("container", r"\bcontainers?\b"), ("account", r"\bstorage account\b|\bcosmos ?db account\b"),
+                ("vault", r"\bkey vault\b"), ("resource_group", r"\bresource groups?\b"),
+                ("subscription", r"\bsubscriptions?\b")]
+
+
+def scope_kind(scope: str) -> str | None:
+    s = scope.strip().strip("'\"").rstrip("/").lower()
+    if "/containers/" in s:
+        return "container"
+    if "/providers/microsoft.keyvault/vaults/" in s:
+        return "vault"
+    if re.search(r"/providers/microsoft\.(storage|documentdb)/\w+/[^/]+$", s):
+        return "account"
+    if re.search(r"/resourcegroups/[^/]+$", s):
+        return "resource_group"
+    if re.search(r"^/subscriptions/[^/]+$", s):
+        return "subscription"
+    return None
+
+
+@reads("role_scope")
+def _role_scope(r: Reader):
+    roles = granted_roles(r.facts)
+    want = str(r.want.get("role") or "").lower()
+    hit = next((x for x in roles if x[0].lower() == want), roles[0] if roles else None)
+    if hit is None:
+        return None
+    name, line, scope = hit
+    if scope:
+        kind = scope_kind(scope)
+        return (kind, line) if kind else None
+    # a portal step: the resource the reader navigated to before opening Access control (IAM)
+    before = [t for t in r.page.prose if line - 12 <= t.line <= line and t.text.strip()]
+    for t in reversed(before):
+        if re.search(r"navigate|go to|select the|open|newly created|you created", t.text, re.I):
+            low = t.text.lower()
+            for kind, rx in _SCOPE_WORDS:
+                if re.search(rx, low):
+                    return kind, t.line
+    return None
+
+
+# -- ARM ---------------------------------------------------------------------------------
+
+@reads("arm_path")
+def _arm_path(r: Reader):
+    arm = r.arm_calls()
+    if not arm:
+        return None
+    return r.want["arm_path"], arm[0].line
+
+
+@reads("arm_api_version")
+def _arm_api(r: Reader):
+    arm = [c for c in r.arm_calls() if c.api_version and "<" not in c.api_version]
+    if not arm:
+        return None
+    want = r.want.get("arm_api_version")
+    hit = next((c for c in arm if c.api_version == want), arm[0])
+    return hit.api_version, hit.line
+
+
+def _documented_response(r: Reader, pred) -> tuple[int, Any] | None:
+    calls = r.arm_calls() or r.facts.http_calls
+    for c in calls:
+        for ln, d in r.outputs_after(c.line):
+            if pred(d):
+                return ln, d
+    return None
+
+
+@reads("expected_keys")
+def _expected_keys(r: Reader):
+    got = _documented_response(r, lambda d: isinstance(d, dict) and "id" in d and "name" in d)
+    return (sorted(got[1]), got[0]) if got else None
+
+
+@reads("expected_provisioning_state")
+def _prov_state(r: Reader):
+    got = _documented_response(r, lambda d: isinstance(d, dict) and isinstance(d.get("properties"), dict)
+                               and "provisioningState" in d["properties"])
+    return (got[1]["properties"]["provisioningState"], got[0]) if got else None
+
+
+@reads("request_body")
+def _request_body(r: Reader):
+    arm = [c for c in r.arm_calls() if c.method == "POST"]
+    if not arm:
+        return None
+    c = arm[0]
+    want = r.want.get("request_body")
+    if isinstance(want, str):  # no body (listKeys): curl -d "" or no -Body at all
+        return (c.body or "").strip().strip("'\""), c.line
+    body = c.body
+    data = None
+    if body and body.strip().startswith("{"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+    if data is None:  # -Body $jsonParams: the hashtable or the JSON block the page shows
+        for ref_line, d in sorted(r.facts.outputs, key=lambda x: -x[0]):
+            if ref_line < c.line and isinstance(d, dict) and set(map(str.lower, d)) >= \
+                    {k.lower() for k in (want or {})}:
+                data = d
+                break
+    if not isinstance(data, dict):
+        return None
+    # the page's placeholders (and the expiry the reader chooses) bind to the scenario's values
+    bound = {}
+    for k, v in data.items():
+        reg = next((rv for rk, rv in (want or {}).items() if rk.lower() == k.lower()), None)
+        if isinstance(reg, str) and "{" in reg and (re.search(r"<[^>]+>", str(v)) or k.lower() == "signedexpiry"):
+            v = reg
+        bound[k] = v
+    return bound, c.line
+
+
+# -- documented responses ----------------------------------------------------------------
+
+def _token_response(r: Reader):
+    for ln, d in r.facts.outputs:
+        if isinstance(d, dict) and "access_token" in d:
+            return ln, d
+    return None
+
+
+@reads("response_fields", "imds_response_fields")
+def _response_fields(r: Reader):
+    fam = r.tutorial.family
+    if r.key == "response_fields" and fam.startswith("key_vault"):
+        got = _secret_response(r)
+        return (sorted(got[1]), got[0]) if got else None
+    got = _token_response(r)
+    return (sorted(got[1]), got[0]) if got else None
+
+
+def _secret_response(r: Reader):
+    for ln, d in r.facts.outputs:
+        if isinstance(d, dict) and "value" in d and "/secrets/" in str(d.get("id", "")):
+            return ln, d
+    return None
+
+
+@reads("attribute_fields")
+def _attribute_fields(r: Reader):
+    got = _secret_response(r)
+    if not got or not isinstance(got[1].get("attributes"), dict):
+        return None
+    return sorted(got[1]["attributes"]), got[0]
+
+
+@reads("page_recovery_level")
+def _recovery(r: Reader):
+    got = _secret_response(r)
+    if not got or not isinstance(got[1].get("attributes"), dict) or "recoveryLevel" not in got[1]["attributes"]:
+        return None
+    return got[1]["attributes"]["recoveryLevel"], got[0]
+
+
+@reads("secret_name")
+def _secret_name(r: Reader):
+    got = _secret_response(r)
+    if got:
+        m = re.search(r"/secrets/([^/?\"]+)", str(got[1].get("id", "")))
+        if m:
+            return m.group(1), got[0]
+    return None
+
+
+@reads("secret_value")
+def _secret_value(r: Reader):
+    got = _secret_response(r)
+    return (got[1]["value"], got[0]) if got else None
+
+
+@reads("vault_api_version")
+def _vault_api(r: Reader):
+    for c in r.facts.http_calls:
+        if "/secrets/" in c.path and c.api_version:
+            return c.api_version, c.line
+    return None
+
+
+@reads("model")
+def _model(r: Reader):
+    for t in r.page.prose:
+        if re.search(r"\*\*Access policies\*\*|access polic(y|ies)", t.text, re.I):
+            return "access_policy", t.line
+    for name, line, _ in granted_roles(r.facts):
+        if name.lower().startswith("key vault"):
+            return "rbac", line
+    return None
+
+
+#: permissions of the Key Vault portal's access-policy templates (Azure portal, "Configure from template")
+POLICY_TEMPLATES = {
+    "secret management": ["get", "list", "set", "delete", "recover", "backup", "restore"],
+}
+
+
+@reads("policy_template")
+def _policy_template(r: Reader):
+    for t in r.page.prose:
+        m = re.search(r"Configure from template,? select \*\*([^*]+)\*\*", t.text, re.I)
+        if m:
+            return m.group(1).strip(), t.line
+    return None
+
+
+@reads("policy_permissions")
+def _policy_permissions(r: Reader):
+    got = _policy_template(r)
+    if got and got[0].lower() in POLICY_TEMPLATES:
+        return POLICY_TEMPLATES[got[0].lower()], got[1]
+    return None
+
+
+# -- storage -----------------------------------------------------------------------------
+
+@reads("blob_name")
+def _blob_name(r: Reader):
+    for c in r.facts.commands:
+        low = {k.lower(): v for k, v in c.params.items()}
+        v = low.get("-blob") or (low.get("-n") or low.get("--name") if c.name.startswith("az storage blob") else None)
+        if v and "<" not in v and "$" not in v:
+            return v.strip("'\""), c.line
+    for t in r.page.prose:
+        m = re.search(r"create a file (?:titled|called|named) [*\"`']+([^*\"`']+\.\w+)[*\"`']+", t.text, re.I)
+        if m:
+            return m.group(1), t.line
+    return None
+
+
+@reads("blob_content")
+def _blob_content(r: Reader):
+    for lls in r.facts.logical.values():
+        for ll in lls:
+            m = re.search(r"\becho\s+([\"'])(.+?)\1\s*>\s*\S+", ll.text)
+            if m:
+                return m.group(2), ll.line
+    for t in r.page.prose:
+        m = re.search(r"add the text[^\"]*\"([^\"]+)\"", t.text, re.I)
+        if m:
+            return m.group(1), t.line
+    return None
+
+
+@reads("storage_headers")
+def _storage_headers(r: Reader):
+    for c in r.facts.http_calls:
+        if c.host.endswith(".blob.core.windows.net") or "blob.core.windows.net" in c.url:
+            v = c.header("x-ms-version")
+            if v:
+                return {"x-ms-version": v}, c.line
+    return None
+
+
+def _keys_response(r: Reader):
+    for ln, d in r.facts.outputs:
+        if isinstance(d, dict) and isinstance(d.get("keys"), list) and d["keys"] and isinstance(d["keys"][0], dict):
+            return ln, d
+    return None
+
+
+@reads("response_keys")
+def _response_keys(r: Reader):
+    got = _keys_response(r)
+    return (sorted(got[1]["keys"][0]), got[0]) if got else None
+
+
+@reads("key_names")
+def _key_names(r: Reader):
+    got = _keys_response(r)
+    return ([k.get("keyName") for k in got[1]["keys"]], got[0]) if got else None
+
+
+@reads("key_permissions")
+def _key_permissions(r: Reader):
+    got = _keys_response(r)
+    return (got[1]["keys"][0].get("permissions"), got[0]) if got else None
+
+
+def _sas_text(r: Reader) -> tuple[int, str] | None:
+    for ln, d in r.facts.outputs:
+        if isinstance(d, dict) and "serviceSasToken" in d:
+            return ln, str(d["serviceSasToken"])
+    for lines in r.facts.logical.values():
+        for ll in lines:
+            if re.search(r"\bsv=\d{4}-\d{2}-\d{2}&", ll.text.replace("\n", "")):
+                return ll.line, ll.text.replace("\n", "")
+    return None
+
+
+@reads("response_key")
+def _response_key(r: Reader):
+    for ln, d in r.facts.outputs:
+        if isinstance(d, dict) and any(k.lower().endswith("sastoken") for k in d):
+            return next(k for k in d if k.lower().endswith("sastoken")), ln
+    for lines in r.facts.logical.values():
+        for ll in lines:
+            m = re.search(r"\$\w+\.(\w*SasToken)\b", ll.text, re.I)
+            if m:
+                return m.group(1), ll.line
+    return None
+
+
+@reads("sas_version")
+def _sas_version(r: Reader):
+    got = _sas_text(r)
+    if not got:
+        return None
+    q = dict(parse_qsl(got[1].split("?")[-1].strip().strip("'\"")))
+    return (q["sv"], got[0]) if "sv" in q else None
+
+
+# -- the token endpoint page -------------------------------------------------------------
+
+@reads("errors")
+def _errors(r: Reader):
+    text = "\n".join(t.text for t in r.page.prose)
+    want = r.want.get("errors") or {}
+    found = {name: e for name, e in want.items() if str(e.get("error")) in text}
+    if not found:
+        return None
+    return found, r.page.line
+
+
+# ============================================================== --doc-facts files
+
+def validate_doc_facts(data: Any, where: str = "--doc-facts") -> str | None:
+    """Why a ``--doc-facts`` document is unusable (None when it is fine): it maps tutorial keys
+    of the registry (``family[variant]``) to facts of that tutorial; ``_from_registry`` lists
+    the keys the page did not state."""
+    from .. import registry
+    if not isinstance(data, dict):
+        return f"{where}: expected a JSON object of tutorials ({{\"family[variant]\": {{fact: value}}}})"
+    known = {t.key: t for t in registry.TUTORIALS}
+    for key, facts in data.items():
+        t = known.get(key)
+        if t is None:
+            close = sorted(k for k in known if k.split("[")[0] == str(key).split("[")[0]) or sorted(known)[:4]
+            return f"{where}: unknown tutorial {key!r} (known: {', '.join(close)})"
+        if not isinstance(facts, dict):
+            return f"{where}: the facts of {key} must be a JSON object"
+        for k, v in facts.items():
+            if k == "_from_registry":
+                if not isinstance(v, list) or any(x not in t.facts for x in v):
+                    return f"{where}: {key}: _from_registry must list fact keys of the tutorial"
+                continue
+            if k not in t.facts:
+                return f"{where}: {key} has no fact {k!r} (its facts: {', '.join(sorted(t.facts))})"
+    return None
+
+
+def load_doc_facts(path: str) -> dict[str, Any]:
+    """Read and validate a ``--doc-facts`` file; raises ValueError with a one-line message."""
+    from pathlib import Path
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--doc-facts {path}: no such file")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--doc-facts {path}: cannot read it ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"--doc-facts {path}: not JSON ({exc})") from None
+    why = validate_doc_facts(data, f"--doc-facts {path}")
+    if why:
+        raise ValueError(why)
+    return data
