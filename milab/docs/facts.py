@@ -640,6 +640,7 @@ class PageFacts:
     variables: dict[str, str] = field(default_factory=dict)
     logical: dict[int, list[LogicalLine]] = field(default_factory=dict)  # block line -> logical lines
     kinds: dict[int, str] = field(default_factory=dict)  # block line -> kind
+    tagged_output: dict[int, str] = field(default_factory=dict)  # block line -> why a shell/PS block is output
 
     @property
     def imds_calls(self) -> list[HttpCall]:
@@ -694,6 +695,53 @@ def imds_summary(call: HttpCall) -> dict[str, Any]:
             "selectors": sel, "metadata_header": (call.header("Metadata") or "").lower() == "true"}
 
 
+OUTPUT_INTRO = re.compile(r"(response|output|returns?|result|looks like|look like|similar to|contents?\b|comes back|"
+                          r"you should see|you see|prints?)\b[^.]*[:.]?\s*\**\s*$", re.I)
+SHELL_WORDS = re.compile(r"^\s*(\$\s+)?(az|curl|sudo|export|echo|wget|ssh|apt(-get)?|cd|ls|cat|jq|python\d?|pip\d?|"
+                         r"kubectl|docker|git|mkdir|rm|cp|mv|chmod|source|set|unset|read|if|for|while|do|done|then|"
+                         r"fi|#|[A-Za-z_]\w*=)", re.M)
+_PS_PROPERTY_LINE = re.compile(r"^\s*[A-Za-z][\w .]*?\s*:(\s|$)")
+_PS_COMMAND = re.compile(r"^\s*(\$\w+\s*=|[A-Z][a-z]+-[A-Z]\w+|\(|PS [A-Z]:\\>|&|\.\\)")
+
+
+def prose_before(page: Page, line: int, within: int = 6) -> str:
+    """The last line of prose with text before ``line``, if it is close enough."""
+    best = None
+    for t in page.prose:
+        if t.line >= line:
+            break
+        if t.text.strip() and (t.file is None or t.file == page.file):
+            best = t
+    if best is None or line - best.line > within:
+        return ""
+    return best.text.strip()
+
+
+def output_reason(page: Page, b: CodeBlock) -> str | None:
+    """Why a block tagged as shell or PowerShell holds output rather than commands ('JSON' or
+    'output'; None when it holds commands): JSON with no command in it, or text the page
+    introduces as a response ("Response:", "The response looks like ...") that starts with no
+    command (PowerShell's 'Name : value' lists included)."""
+    if b.lang not in SHELL_LANGS and b.lang not in PS_LANGS:
+        return None
+    body = [l for l in b.lines if l.strip()]
+    if not body:
+        return None
+    if looks_like_json(b.lines) and not SHELL_WORDS.search(b.text) and not _PS_COMMAND.match(body[0]):
+        return "JSON"
+    if b.layout == "export":
+        return None
+    intro = prose_before(page, b.line)
+    if not intro or not OUTPUT_INTRO.search(intro):
+        return None
+    if b.lang in SHELL_LANGS and not any(SHELL_WORDS.match(l) for l in body):
+        return "output"
+    if b.lang in PS_LANGS and not any(_PS_COMMAND.match(l) for l in body) and \
+            sum(bool(_PS_PROPERTY_LINE.match(l)) for l in body) * 2 >= len(body):
+        return "output"
+    return None
+
+
 _AZ_LINE = re.compile(r"(?:^|[;&|(=]\s*|\$\()\s*(az\s+[a-z].*)$")
 
 
@@ -702,6 +750,10 @@ def extract(page: Page) -> PageFacts:
     # variables first: the whole page (values used by later blocks)
     for b in page.code_blocks:
         kind = block_kind(b)
+        why = output_reason(page, b)
+        if why:  # a response tagged 'bash' or 'powershell': output, never commands
+            f.tagged_output[b.line] = why
+            kind = "json" if why == "JSON" else "output"
         f.kinds[b.line] = kind
         ll = logical_lines(b, kind)
         f.logical[b.line] = ll

@@ -215,8 +215,15 @@ DEPRECATIONS: list[tuple[str, re.Pattern[str], str, str]] = [
      "use Azure.Identity (ManagedIdentityCredential or DefaultAzureCredential)"),
     ("legacy-storage-sdk", re.compile(r"Microsoft\.WindowsAzure\.Storage\b"),
      "the WindowsAzure.Storage SDK is deprecated",
-     "use Azure.Storage.Blobs (BlobClient with a TokenCredential)"),
+     "use Azure.Storage.Blobs (new BlobClient(blobUri, new ManagedIdentityCredential()))"),
 ]
+
+
+#: deprecations that only apply in some languages (block languages; untagged code blocks count as code)
+DEPRECATION_LANGS: dict[str, set[str]] = {
+    "app-authentication": {"csharp", "cs", "c#"},
+    "legacy-storage-sdk": {"csharp", "cs", "c#"},
+}
 
 
 # ---------------------------------------------------------------- ARM template functions

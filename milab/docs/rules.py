@@ -36,8 +36,8 @@ from urllib.parse import unquote
 
 from . import knowledge as K
 from .facts import (GUID_RE, PS_LANGS, SHELL_LANGS, HttpCall, JsonProblem, PageFacts, RoleRef, block_kind,
-                    find_placeholders, imds_summary, looks_like_json, parse_doc_json, placeholder_key,
-                    repair_export_json)
+                    find_placeholders, imds_summary, looks_like_json, output_reason, parse_doc_json, placeholder_key,
+                    prose_before, repair_export_json)
 from .parser import CodeBlock, Page
 
 SEVERITIES = ("error", "warning", "info")
@@ -1021,77 +1021,57 @@ def _api006(ctx):
 @rule("DEP001", "warning", "retired or deprecated endpoint, module or service")
 def _dep001(ctx):
     """References to retired or deprecated things (Azure AD Graph, Data Lake Storage Gen1,
-    the VM extension token endpoint localhost:50342, AzureRM/AzureAD PowerShell, ...), each
-    with its modern equivalent. Reported once per page; as info when the page itself says
-    the thing is deprecated next to the reference."""
-    lines: list[tuple[int, str]] = [(t.line, t.text) for t in ctx.page.prose]
+    the VM extension token endpoint localhost:50342, AzureRM/AzureAD PowerShell, the legacy
+    .NET storage and app-authentication libraries ...), each with its modern equivalent, in
+    the reader's language. Only what the reader is told to use counts: output the page shows
+    (a cmdlet printing ``Microsoft.WindowsAzure.Storage`` types) is not a reference. Info when
+    the page itself says the thing is deprecated next to the reference."""
+    lines: list[tuple[int, str, CodeBlock | None]] = [(t.line, t.text, None) for t in ctx.page.prose]
     for b in ctx.page.code_blocks:
-        lines += [(b.line_of(i), l) for i, l in enumerate(b.lines)]
-    lines.sort()
-    allt = {ln: t for ln, t in lines}
+        if ctx.facts.kinds.get(b.line) == "output" or b.line in ctx.facts.tagged_output:
+            continue  # what a command printed, not what the reader writes
+        lines += [(b.line_of(i), l, b) for i, l in enumerate(b.lines)]
+    lines.sort(key=lambda x: x[0])
+    allt = {ln: t for ln, t, _ in lines}
     for dep_id, rx, what, modern in K.DEPRECATIONS:
-        hits = [ln for ln, t in lines if rx.search(t)]
+        langs = K.DEPRECATION_LANGS.get(dep_id)
+        hits = [ln for ln, t, b in lines if rx.search(t) and (
+            langs is None or b is None or b.lang in langs or (not b.lang and ctx.facts.kinds.get(b.line) == "code"))]
         if not hits:
             continue
         first = hits[0]
         window = " ".join(allt.get(n, "") for n in range(first - 15, first + 16))
         noted = re.search(r"deprecat|retire|no longer|will be removed|end of (life|support)", window, re.I)
-        more = f" (also on {len(hits) - 1} more line(s): {', '.join(map(str, hits[1:6]))}{', ...' if len(hits) > 6 else ''})" \
-            if len(hits) > 1 else ""
-        yield ctx.finding(first, f"{what}; {modern}{more}", "info" if noted else None)
+        for ln in hits:
+            yield ctx.finding(ln, what, "info" if noted else None, fix=modern)
 
 
 # ============================================================== more CODE checks (measured on real pages)
 
-_OUTPUT_INTRO = re.compile(r"(response|output|returns?|result|looks like|look like|similar to|contents?\b|comes back|"
-                           r"you should see|you see|prints?)\b[^.]*[:.]?\s*\**\s*$", re.I)
-_SHELL_WORDS = re.compile(r"^\s*(\$\s+)?(az|curl|sudo|export|echo|wget|ssh|apt(-get)?|cd|ls|cat|jq|python\d?|pip\d?|"
-                          r"kubectl|docker|git|mkdir|rm|cp|mv|chmod|source|set|unset|read|if|for|while|do|done|then|"
-                          r"fi|#|[A-Za-z_]\w*=)", re.M)
-
-
 def _prose_before(ctx, line: int, within: int = 6) -> str:
     """The last prose line (with text) before a block, if it is close enough."""
-    best = None
-    for t in ctx.page.prose:
-        if t.line >= line:
-            break
-        if t.text.strip():
-            best = t
-    if best is None or line - best.line > within:
-        return ""
-    return best.text.strip()
+    return prose_before(ctx.page, line, within)
 
 
 def shell_block_output(ctx, b) -> str | None:
-    """Why a block tagged as shell holds output rather than commands (None when it holds
-    commands): JSON, or text introduced as a response that starts with no command."""
-    body = [l for l in b.lines if l.strip()]
-    if not body:
-        return None
-    if looks_like_json(b.lines) and not _SHELL_WORDS.search(b.text):
-        return "JSON"
-    if b.layout == "export":
-        return None
-    intro = _prose_before(ctx, b.line)
-    if intro and _OUTPUT_INTRO.search(intro) and not _SHELL_WORDS.match(body[0]) \
-            and not any(_SHELL_WORDS.match(l) for l in body):
-        return "output"
-    return None
+    """Why a block tagged as shell (or PowerShell) holds output rather than commands (None when
+    it holds commands): see :func:`milab.docs.facts.output_reason`."""
+    return ctx.facts.tagged_output.get(b.line) or output_reason(ctx.page, b)
 
 
-@rule("CODE010", "info", "output shown in a shell code block")
+@rule("CODE010", "info", "output tagged as a shell or PowerShell block", fix="tag the block 'output' (or 'json')")
 def _code010(ctx):
-    """A ``bash``/``azurecli`` block that holds a response (JSON, or text introduced as the
-    output) rather than commands: readers who copy it run it. Tag it ``output`` or ``json``.
-    ShellCheck is not run on such blocks."""
-    for b, kind in ctx.blocks("shell"):
-        if b.lang in ("console", "") or b.layout == "export":
+    """A ``bash``/``azurecli``/``powershell`` block that holds a response (JSON, or text the page
+    introduces as the output) rather than commands. The gate treats it as output (no ShellCheck,
+    no commands taken from it); tagged ``output`` or ``json`` it renders as output on Learn too,
+    without a Copy button that offers it as a command."""
+    for b in ctx.page.code_blocks:
+        why = ctx.facts.tagged_output.get(b.line)
+        if not why or b.layout == "export" or b.lang in ("console", ""):
             continue
-        why = shell_block_output(ctx, b)
-        if why:
-            yield ctx.finding(b.line, f"the '{b.lang}' block holds {'a JSON response' if why == 'JSON' else 'output'}, "
-                                      f"not commands: tag it 'output' (or 'json')")
+        yield ctx.finding(b.line, f"the '{b.lang}' block holds {'a JSON response' if why == 'JSON' else 'output'}, "
+                                  f"not commands", fix=f"```{'json' if why == 'JSON' else 'output'} instead of "
+                                                      f"```{b.lang}")
 
 
 #: Azure CLI options that always take a value
