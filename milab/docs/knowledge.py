@@ -352,3 +352,17 @@ IMAGE_SKUS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("canonical", "ubuntuserver"): ("14.04.5-LTS", "16.04-LTS", "16.04.0-LTS", "18.04-LTS", "18_04-lts-gen2"),
 }
+
+
+#: identifiers (API property names, query parameters) pages name, beyond the VM and scale-set
+#: schemas above: the identity envelope, role assignments, IMDS, storage SAS and Key Vault bodies
+KNOWN_IDENTIFIERS = (
+    "userAssignedIdentities", "identityIds", "principalId", "tenantId", "clientId", "systemAssigned",
+    "SystemAssigned", "UserAssigned", "roleDefinitionId", "roleDefinitionName", "principalType",
+    "canonicalizedResource", "signedResource", "signedPermission", "signedProtocol", "signedExpiry",
+    "signedStart", "signedServices", "signedResourceTypes", "serviceSasToken", "accountSasToken",
+    "access_token", "refresh_token", "expires_in", "expires_on", "not_before", "token_type",
+    "provisioningState", "accessPolicies", "enableRbacAuthorization", "objectId", "applicationId",
+    "primaryMasterKey", "secondaryMasterKey", "primaryReadonlyMasterKey", "secondaryReadonlyMasterKey",
+    "keyName", "permissions", "assignableScopes", "dataActions", "notActions", "notDataActions",
+)

@@ -1710,3 +1710,261 @@ def _same(key, a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return {k.lower(): str(v).lower() for k, v in a.items()} == {k.lower(): str(v).lower() for k, v in b.items()}
     return a == b
+
+
+# ============================================================== roles that cannot do the page's next step
+
+def _call_action(call: HttpCall) -> tuple[str, bool, str] | None:
+    """(permission, is a data action, what) the call needs, as the emulator authorizes it:
+    ARM ``<type>/read|write|delete`` or ``<type>/<operation>/action``; Blob data actions."""
+    from milab.cloud.arm import ids
+    from milab.cloud.authorization import required_action
+    if call.kind == "arm":
+        try:
+            ref = ids.parse(call.path)
+        except Exception:  # noqa: BLE001 - a path ARM would not route: API rules report it
+            return None
+        if ref.tail and call.method == "POST":
+            return f"{ref.type}/{ref.tail}/action", False, f"POST .../{ref.tail}"
+        if ref.tail:
+            return None
+        try:
+            return required_action(call.method or "GET", ref.type), False, f"{call.method} {ref.type}"
+        except ValueError:
+            return None
+    if call.host.endswith(".blob.core.windows.net") or "blob.core.windows.net" in call.url:
+        from milab.cloud.storage.actions import required_permission
+        try:
+            perm = required_permission(call.method or "GET", call.parts.path, call.parts.query)
+        except Exception:  # noqa: BLE001
+            return None
+        return perm.action, perm.data_action, perm.operation
+    return None
+
+
+def _bearer(call: HttpCall) -> bool:
+    auth = call.header("Authorization") or ""
+    return auth.lower().startswith("bearer")
+
+
+@rule("ROLE004", "error", "the role the page grants cannot perform the page's next call",
+      fix="grant a role whose permissions include the call's action, or make the call the role allows")
+def _role004(ctx):
+    """The page grants its identity a role and then calls Azure with the identity's token: each
+    call must be allowed by a role the page granted, as Azure RBAC decides it (the built-in
+    roles' actions and notActions in ``milab/cloud/authorization/roles.py``, the action the
+    emulator authorizes the call with: ``listKeys`` needs ``.../listKeys/action``, reading a blob
+    the ``blobs/read`` data action). Example: Cosmos DB Account Reader Role cannot ``listKeys``
+    (it has ``readonlykeys``)."""
+    from milab.cloud.authorization import permits, roles as builtin
+    from .pagefacts import granted_roles
+    granted = []
+    for name, line, _scope in granted_roles(ctx.facts):
+        role = builtin.by_name(name)
+        if role is not None:
+            granted.append((name, line, role))
+    if not granted:
+        return
+    first_grant = min(line for _, line, _ in granted)
+    for call in ctx.facts.http_calls:
+        if call.line <= first_grant or not _bearer(call):
+            continue  # only the identity's calls after the grant (operator steps carry no bearer token here)
+        need = _call_action(call)
+        if need is None:
+            continue
+        action, data, what = need
+        before = [(n, l, r) for n, l, r in granted if l < call.line]
+        if not before or any(permits(r, action, data_action=data) for _, _, r in before):
+            continue
+        names = " or ".join(sorted({f"'{n}'" for n, _, _ in before}))
+        able = sorted(r["roleName"] for r in builtin.BUILTIN_ROLES if permits(r, action, data_action=data)
+                      and r["roleName"] not in ("Owner", "Contributor") and len(r["actions"] + r["dataActions"]) < 30)
+        alt = ""
+        if action.lower().endswith("/listkeys/action") and "documentdb" in action.lower():
+            alt = "; or call readonlykeys, which Cosmos DB Account Reader Role allows"
+        yield ctx.finding(call.line, f"{what} needs {'data action ' if data else ''}{action}, which the role "
+                                     f"{names} granted on line {before[-1][1]} does not include",
+                          fix=(f"grant {', '.join(repr(a) for a in able[:3])}" if able else
+                               "grant a role that includes " + action) + alt)
+
+
+# ============================================================== values the text says to replace
+
+_REPLACE_VERB = re.compile(r"\b(replace|substitute|update the values?|use your own|with your own)\b", re.I)
+
+
+@rule("NAME006", "error", "a hard-coded ID where the text says to replace it",
+      fix="the placeholder the text names, e.g. /subscriptions/<SUBSCRIPTION ID>/...")
+def _name006(ctx):
+    """The text asks the reader to replace ``<SUBSCRIPTION ID>`` (or a tenant or client ID),
+    but the code right after it has somebody's real ID written in (``/subscriptions/80c696ff-
+    ...``): a reader who copies it calls another subscription. Sample IDs
+    (``00000000-...``, ``aaaaaaaa-bbbb-...``) are not reported."""
+    asks = []
+    for t in ctx.page.prose:
+        if not _REPLACE_VERB.search(t.text):
+            continue
+        for p in find_placeholders(t.text):
+            key = placeholder_key(p)
+            for kind, words in (("subscription", ("subscription",)), ("tenant", ("tenant",)),
+                                ("client", ("clientid", "appid", "applicationid"))):
+                if any(w in key for w in words):
+                    asks.append((t.line, p, kind))
+    if not asks:
+        return
+    headings = sorted(h.line for h in ctx.page.headings)
+    patterns = {"subscription": rf"/subscriptions/({GUID_RE.pattern})",
+                "tenant": rf"(?:tenant(?:_?id)?[=:\s\"']+|login\.microsoftonline\.com/)({GUID_RE.pattern})",
+                "client": rf"client_id=({GUID_RE.pattern})"}
+    reported = set()
+    for line, p, kind in asks:
+        end = next((h for h in headings if h > line), ctx.page.end_line + 1)
+        for b in ctx.page.code_blocks:
+            if not (line < b.line < end) or ctx.facts.kinds.get(b.line) not in ("shell", "powershell", "http", "code",
+                                                                                 "other"):
+                continue  # only what the reader runs; responses show whatever IDs they show
+            if placeholder_key(p) in {placeholder_key(q) for q in find_placeholders(b.text)}:
+                continue
+            for i, l in enumerate(b.lines):
+                for m in re.finditer(patterns[kind], l, re.I):
+                    guid = m.group(1)
+                    if K.is_sample_guid(guid) or (b.line_of(i), guid) in reported:
+                        continue
+                    reported.add((b.line_of(i), guid))
+                    yield ctx.finding(b.line_of(i), f"the text (line {line}) asks to replace {p}, but the code has the "
+                                                    f"{kind} ID {guid} written in",
+                                      fix=l.strip().replace(guid, p)[:160])
+
+
+# ============================================================== typos
+
+def _identifier_vocabulary(ctx) -> dict[str, str]:
+    """Identifiers a page may name: the API property names milab knows and every JSON key and
+    query parameter in the page's code (lower case -> spelling)."""
+    vocab: dict[str, str] = {}
+    for schema in (K.VM_SCHEMA, K.VMSS_SCHEMA):
+        for lvl, keys in schema.items():
+            for k in keys:
+                vocab.setdefault(k.lower(), k)
+            for part in lvl.replace("[]", "").split("."):
+                if part:
+                    vocab.setdefault(part.lower(), part)
+    for k in K.KNOWN_IDENTIFIERS:
+        vocab.setdefault(k.lower(), k)
+    for b in ctx.page.code_blocks:
+        for m in re.finditer(r'"([A-Za-z][A-Za-z0-9]{3,})"\s*:', b.text):
+            vocab.setdefault(m.group(1).lower(), m.group(1))
+    return vocab
+
+
+def _typo_of(word: str, vocab: dict[str, str]) -> str | None:
+    """The one identifier of ``vocab`` that ``word`` misspells by one letter, if any. A word made
+    of dictionary words (``resource`` next to ``resources``) is a word, not a typo."""
+    low = word.lower()
+    if low in vocab or len(low) < 8:
+        return None
+    near = [v for k, v in vocab.items() if abs(len(k) - len(low)) <= 1 and _damerau1(low, k)
+            and not (k == low + "s" or low == k + "s")]
+    if len(near) != 1:
+        return None
+    sp = _speller()
+    parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", word)]
+    if sp and parts and not sp.unknown([p for p in parts if p.isalpha()]):
+        return None
+    return near[0]
+
+
+@rule("NAME007", "error", "misspelled identifier", fix="the identifier as the API spells it")
+def _name007(ctx):
+    """An identifier in inline code or a JSON key that is one letter away from a property the
+    API has or the page uses elsewhere (``useraAssignedIdentities`` for
+    ``userAssignedIdentities``): readers search for it, templates silently ignore it."""
+    vocab = _identifier_vocabulary(ctx)
+    seen = set()
+    for t in ctx.page.prose:
+        for m in re.finditer(r"`([A-Za-z][A-Za-z0-9]{7,})`", t.text):
+            word = m.group(1)
+            right = _typo_of(word, vocab)
+            if right and word not in seen and not re.search(rf"\b{re.escape(word)}\b", "\n".join(
+                    b.text for b in ctx.page.code_blocks)):
+                seen.add(word)
+                yield ctx.finding(t.line, f"'{word}' is not an identifier of the API; it is one letter away from "
+                                          f"'{right}'", fix=f"`{right}`")
+    for b, kind in ctx.blocks("json"):
+        keys = re.findall(r'"([A-Za-z][A-Za-z0-9]{7,})"\s*:', b.text)
+        counts = {k: keys.count(k) for k in keys}
+        for i, l in enumerate(b.lines):
+            for m in re.finditer(r'"([A-Za-z][A-Za-z0-9]{7,})"\s*:', l):
+                word = m.group(1)
+                known = {k: v for k, v in vocab.items() if k != word.lower()}
+                right = _typo_of(word, known) if counts[word] == 1 and word.lower() not in \
+                    {k.lower() for s in (K.VM_SCHEMA, K.VMSS_SCHEMA) for ks in s.values() for k in ks} | \
+                    {k.lower() for k in K.KNOWN_IDENTIFIERS} else None
+                if right and (b.line_of(i), word) not in seen and right.lower() in \
+                        {k.lower() for s in (K.VM_SCHEMA, K.VMSS_SCHEMA) for ks in s.values() for k in ks} | \
+                        {k.lower() for k in K.KNOWN_IDENTIFIERS}:
+                    seen.add((b.line_of(i), word))
+                    yield ctx.finding(b.line_of(i), f"JSON key '{word}' is not a property of the API; it is one "
+                                                    f"letter away from '{right}'", fix=f'"{right}"')
+
+
+_SPELL = None
+
+
+def _speller():
+    global _SPELL
+    if _SPELL is None:
+        try:
+            from spellchecker import SpellChecker
+            _SPELL = SpellChecker(distance=1)
+        except Exception:  # noqa: BLE001 - the rule reports that it could not run
+            _SPELL = False
+    return _SPELL
+
+
+#: common English misspellings (from the usual published lists) -> the right spelling
+COMMON_MISSPELLINGS = {
+    "atleast": "at least", "alot": "a lot", "fictituous": "fictitious", "seperate": "separate",
+    "occured": "occurred", "recieve": "receive", "retreive": "retrieve", "accross": "across", "acheive": "achieve",
+    "wich": "which", "untill": "until", "sucessful": "successful", "neccessary": "necessary",
+    "enviroment": "environment", "paramter": "parameter", "paramters": "parameters", "occurence": "occurrence",
+    "definately": "definitely", "begining": "beginning", "publically": "publicly", "transfered": "transferred",
+    "defacto": "de facto", "identites": "identities", "authenication": "authentication",
+}
+
+
+@rule("NAME008", "warning", "misspelled word in the text", fix="the word spelled right")
+def _name008(ctx):
+    """A word of the text that is a common misspelling (``atleast``, ``fictituous``), or that is
+    not in the English dictionary (pyspellchecker's) and is one letter away from a word the same
+    page uses (``paramter`` on a page that says ``parameter``): a typo, not jargon; and a word
+    or two repeated by mistake (``in the in the``). Code, links and inline code are not checked."""
+    sp = _speller()
+    words_on_page: dict[str, int] = {}
+    lines = []
+    for t in ctx.page.prose:
+        text = re.sub(r"`[^`]*`|\[([^\]]*)\]\([^)]*\)|https?://\S+|<[^>]*>|\*\*|__", lambda m: m.group(1) or " ",
+                      t.text)
+        ws = re.findall(r"(?<![\w.@/-])[A-Za-z][a-z]{4,}(?![\w@/-])", text)
+        lines.append((t.line, ws, text))
+        for w in ws:
+            words_on_page[w.lower()] = words_on_page.get(w.lower(), 0) + 1
+    unknown = sp.unknown(list(words_on_page)) if sp else set()
+    reported = set()
+    for line, ws, text in lines:
+        m = re.search(r"\b((?:[a-z]+ ){0,1}[a-z]+) \1\b", text)
+        if m and m.group(1) not in ("that", "had", "is") and len(m.group(1)) > 1:
+            yield ctx.finding(line, f"'{m.group(1)} {m.group(1)}': the words are repeated",
+                              fix=f"'{m.group(1)}' once")
+        for w in ws:
+            low = w.lower()
+            if low in reported:
+                continue
+            right = COMMON_MISSPELLINGS.get(low)
+            if right is None and low in unknown and len(low) >= 6:
+                near = [k for k in words_on_page if k != low and k not in unknown and _damerau1(low, k)
+                        and not (k == low + "s" or low == k + "s")]
+                right = near[0] if len(near) == 1 else None
+            if right:
+                reported.add(low)
+                yield ctx.finding(line, f"'{w}' is misspelled", fix=right if w.islower() else right.capitalize())
