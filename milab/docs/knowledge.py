@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 # ---------------------------------------------------------------- roles
 
@@ -366,3 +367,84 @@ KNOWN_IDENTIFIERS = (
     "primaryMasterKey", "secondaryMasterKey", "primaryReadonlyMasterKey", "secondaryReadonlyMasterKey",
     "keyName", "permissions", "assignableScopes", "dataActions", "notActions", "notDataActions",
 )
+
+
+@lru_cache(maxsize=1)
+def az_cmdlets() -> dict:
+    """The Az cmdlets' parameters (``milab/docs/data/az_cmdlets.json``)."""
+    import json
+    from pathlib import Path
+    try:
+        return json.loads((Path(__file__).parent / "data" / "az_cmdlets.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+#: (cmdlet, parameter) -> what to write instead, where the right parameter is not simply a near name
+PARAMETER_REPLACEMENTS = {
+    ("update-azvm", "assignidentity"): "-IdentityType SystemAssigned (the -AssignIdentity switch was AzureRM's)",
+    ("update-azvm", "virtualmachine"): "-VM $vm",
+}
+
+
+# ---------------------------------------------------------------- responses the services return
+#
+# The shape (keys and JSON value types) of the responses pages document, as the service returns
+# them today. Where the emulator serves the operation, the shape is the emulator's (which cites
+# the recorded Azure responses it follows) and tests/docs/test_responses.py checks it against the
+# emulator's real answer; the others cite their REST specification. "optional" keys may be absent.
+
+RESPONSE_SHAPES: dict[str, dict[str, Any]] = {
+    "imds-token": {
+        "service": "IMDS",
+        "source": "milab/cloud/imds.py (IMDS's documented token response: every value a string)",
+        "keys": {"access_token": "string", "client_id": "string", "expires_in": "string", "expires_on": "string",
+                 "ext_expires_in": "string", "not_before": "string", "resource": "string", "token_type": "string"},
+        "optional": set(),
+    },
+    "arm-resource-group": {
+        "service": "Azure Resource Manager",
+        "source": "milab/cloud/arm/resources.py (ResourceGroups_Get in azure-rest-api-specs)",
+        "keys": {"id": "string", "name": "string", "type": "string", "location": "string", "tags": "object",
+                 "managedBy": "string", "properties": "object"},
+        "optional": {"tags", "managedBy"},
+    },
+    "storage-listkeys": {
+        "service": "Azure Storage's resource provider",
+        "source": "milab/cloud/arm/storage.py (StorageAccounts_ListKeys)",
+        "keys": {"keys": "array"},
+        "items": {"keyName": "string", "value": "string", "permissions": "string", "creationTime": "string"},
+        "optional": {"creationTime"},
+    },
+    "cosmos-listkeys": {
+        "service": "Azure Cosmos DB's resource provider",
+        "source": "azure-rest-api-specs cosmos-db DatabaseAccounts_ListKeys (DatabaseAccountListKeysResult)",
+        "keys": {"primaryMasterKey": "string", "secondaryMasterKey": "string", "primaryReadonlyMasterKey": "string",
+                 "secondaryReadonlyMasterKey": "string"},
+        "optional": set(),
+    },
+    "cosmos-readonlykeys": {
+        "service": "Azure Cosmos DB's resource provider",
+        "source": "azure-rest-api-specs cosmos-db DatabaseAccounts_ListReadOnlyKeys (DatabaseAccountListReadOnlyKeysResult)",
+        "keys": {"primaryReadonlyMasterKey": "string", "secondaryReadonlyMasterKey": "string"},
+        "optional": set(),
+    },
+}
+
+
+def response_kind(method: str | None, host: str, path: str) -> str | None:
+    """Which of :data:`RESPONSE_SHAPES` a request's response is (None: not known)."""
+    p = path.lower().rstrip("/")
+    if host == "169.254.169.254" and p.endswith("/metadata/identity/oauth2/token"):
+        return "imds-token"
+    if host != "management.azure.com":
+        return None
+    if re.fullmatch(r"/subscriptions/[^/]+/resourcegroups/[^/]+", p) and (method or "GET") == "GET":
+        return "arm-resource-group"
+    if p.endswith("/listkeys") and "/microsoft.storage/storageaccounts/" in p:
+        return "storage-listkeys"
+    if p.endswith("/listkeys") and "/microsoft.documentdb/databaseaccounts/" in p:
+        return "cosmos-listkeys"
+    if p.endswith(("/readonlykeys", "/listreadonlykeys")) and "/microsoft.documentdb/databaseaccounts/" in p:
+        return "cosmos-readonlykeys"
+    return None

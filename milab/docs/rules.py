@@ -108,6 +108,7 @@ class PageContext:
     tutorials: list = field(default_factory=list)
     shellcheck: str | None = None
     current: Rule | None = None
+    responses: dict[int, Any] | None = None  # call line -> the response the page runner saw for it
     _own_lines: set[int] | None = None
     _inc_lines: list[tuple[int, int, str]] = field(default_factory=list)
 
@@ -149,8 +150,10 @@ class PageContext:
 
 
 def check_page(page: Page, facts: PageFacts, *, tutorials=None, shellcheck: str | None = None,
-               only: set[str] | None = None) -> list[Finding]:
-    ctx = PageContext(page, facts, tutorials or [], shellcheck)
+               only: set[str] | None = None, responses: dict[int, Any] | None = None) -> list[Finding]:
+    """Run the rules on a page. ``responses`` (line of a request -> the JSON response it got)
+    lets the page runner hand in what the page's own steps returned (API009 compares with it)."""
+    ctx = PageContext(page, facts, tutorials or [], shellcheck, responses=responses)
     out: list[Finding] = []
     for r in RULES.values():
         if only and r.id not in only:
@@ -1335,48 +1338,154 @@ def _code016(ctx):
                                               f"{exc.msg}")
 
 
-def find_node() -> str | None:
-    return shutil.which("node")
+# -------------------------------------------------------------- real grammars (tree-sitter)
+
+_GRAMMARS: dict[str, Any] = {}
+_TS_MODULES = {"javascript": "tree_sitter_javascript", "csharp": "tree_sitter_c_sharp", "java": "tree_sitter_java",
+               "powershell": "tree_sitter_powershell"}
+_TS_LANG = {"javascript": "javascript", "js": "javascript", "node": "javascript", "nodejs": "javascript",
+            "csharp": "csharp", "cs": "csharp", "c#": "csharp", "java": "java",
+            "powershell": "powershell", "azurepowershell": "powershell", "azurepowershell-interactive": "powershell",
+            "pwsh": "powershell", "ps": "powershell", "ps1": "powershell"}
 
 
-@rule("CODE017", "error", "JavaScript code does not parse")
-def _code017(ctx):
-    """``javascript`` blocks must parse (checked with ``node --check`` when Node.js is
-    installed, as an ES module and as a script: either may pass). Placeholders outside strings
-    are replaced by a name first; blocks with ``...`` elision lines are not checked."""
-    node = find_node()
-    if not node:
-        return
+def grammar(name: str):
+    """A tree-sitter parser for ``name`` (None when its grammar package is not installed)."""
+    if name not in _GRAMMARS:
+        try:
+            import importlib
+
+            import tree_sitter
+            mod = importlib.import_module(_TS_MODULES[name])
+            _GRAMMARS[name] = tree_sitter.Parser(tree_sitter.Language(mod.language()))
+        except Exception:  # noqa: BLE001 - reported as "not checked" by the rule
+            _GRAMMARS[name] = None
+    return _GRAMMARS[name]
+
+
+def syntax_error(name: str, src: str) -> tuple[int, str] | None:
+    """(0-based line, what) of the first syntax error tree-sitter finds, or None."""
+    p = grammar(name)
+    if p is None:
+        return None
+    tree = p.parse(src.encode("utf-8"))
+    if not tree.root_node.has_error:
+        return None
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop(0)
+        if n.type == "ERROR" or n.is_missing:
+            line = n.start_point[0]
+            text = src.encode("utf-8")[n.start_byte:n.end_byte].decode("utf-8", "replace").strip().splitlines()
+            what = f"missing {n.type}" if n.is_missing else f"unexpected '{_short(text[0] if text else '', 40)}'"
+            return line, what
+        stack = [c for c in n.children if c.has_error or c.is_missing or c.type == "ERROR"] + stack
+    return 0, "syntax error"
+
+
+_WRAPS = {"csharp": [("", ""), ("class _Doc {\n", "\n}"), ("class _Doc { void _m() {\n", "\n} }")],
+          "java": [("", ""), ("class _Doc {\n", "\n}"), ("class _Doc { void _m() throws Exception {\n", "\n} }")],
+          "javascript": [("", ""), ("async function _m() {\n", "\n}")],
+          "powershell": [("", "")]}
+
+
+def snippet_error(name: str, src: str) -> tuple[int, str] | None:
+    """The syntax error of a code sample: parsed as a whole file, then as a class body and as
+    a method body (samples are often fragments); None when any of them parses."""
+    first = None
+    for pre, post in _WRAPS[name]:
+        err = syntax_error(name, pre + src + post)
+        if err is None:
+            return None
+        if first is None:
+            first = (err[0] - pre.count("\n"), err[1])
+    return first
+
+
+def _sample_source(ctx, b, name: str) -> str | None:
     import textwrap
-    for b, kind in ctx.blocks("code"):
-        if b.lang not in ("javascript", "js", "node") or b.layout == "export":
+    text = textwrap.dedent(b.text)
+    if not text.strip() or re.search(r"^\s*(\.\.\.|…)\s*;?\s*$|^\s*(>>>|\$ |PS [A-Z]:\\>)", text, re.M):
+        return None  # elided code, or a session transcript
+    if re.search(r"[(\[{,]\s*(\.\.\.|…)\s*[)\]},]|//\s*\.\.\.|\{\s*\.\.\.\s*\}", text):
+        return None
+    if name == "powershell":
+        # placeholders outside strings stand for values
+        text = re.sub(r"(?<![\w'\"`])<[A-Za-z][^<>\n'\"`]*>", "placeholder", text)
+        # tree-sitter-powershell does not know bare-word lists as arguments (Format-List Name, Id): quote them
+        return re.sub(r"(?<=\s)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)+)(?=\s*(?:$|\||;|\)|-))",
+                      lambda m: ", ".join(f"'{w.strip()}'" for w in m.group(1).split(",")), text, flags=re.M)
+    return re.sub(r"(?<![\w'\"`])<[A-Za-z][^<>\n'\"`]*>", "_placeholder_", text)
+
+
+def _parse_rule(ctx, name: str, label: str, kinds=("code",)):
+    already = {(f.line) for f in list(_code012(ctx) or []) + list(_code018(ctx) or [])} if name in ("csharp", "java") \
+        else set()
+    if grammar(name) is None:
+        yield ctx.finding(ctx.page.line, f"the {label} grammar (tree-sitter) is not installed: {label} samples were "
+                                         f"not parsed", "info", fix="pip install the project (pyproject.toml)")
+        return
+    for b, kind in ctx.blocks(*kinds):
+        if _TS_LANG.get(b.lang) != name or b.layout == "export" or b.line in ctx.facts.tagged_output:
             continue
-        text = textwrap.dedent(b.text)
-        if not text.strip() or re.search(r"^\s*(\.\.\.|…)\s*$|^\s*[>$] ", text, re.M):
+        src = _sample_source(ctx, b, name)
+        if src is None:
             continue
-        if re.search(r"[(\[{,]\s*(\.\.\.|…)\s*[)\]},]", text):
-            continue  # '(...)', '{ ... }': elided code, not spread syntax
-        src = re.sub(r"(?<![\w'\"`])<[A-Za-z][^<>\n'\"`]*>", "_placeholder_", text)
-        errors = []
-        with tempfile.TemporaryDirectory(prefix="milab-js-") as tmp:
-            for ext in ("mjs", "cjs"):
-                f = Path(tmp) / f"b.{ext}"
-                f.write_text(src, encoding="utf-8")
-                try:
-                    proc = subprocess.run([node, "--check", str(f)], capture_output=True, text=True, timeout=30)
-                except (OSError, subprocess.TimeoutExpired):
-                    errors = []
-                    break
-                if proc.returncode == 0:
-                    errors = []
-                    break
-                errors.append(proc.stderr)
-        if len(errors) == 2:
-            m = re.search(rf"b\.mjs:(\d+)", errors[0])
-            idx = int(m.group(1)) - 1 if m else 0
-            msg = next((l.strip() for l in errors[0].splitlines() if "Error" in l), "syntax error")
-            yield ctx.finding(b.line_of(max(0, idx)), f"JavaScript in the block starting on line {b.line} does not "
-                                                      f"parse: {msg}")
+        err = snippet_error(name, src)
+        if err is None:
+            continue
+        idx = max(0, min(err[0], len(b.lines) - 1))
+        if b.line_of(idx) in already:
+            continue
+        yield ctx.finding(b.line_of(idx), f"{label} in the block starting on line {b.line} does not parse: {err[1]} "
+                                          f"(in: {_short(b.lines[idx].strip(), 70)})",
+                          fix=f"{label} that parses: check the brackets, quotes and separators on this line")
+
+
+@rule("CODE017", "error", "JavaScript code does not parse", fix="JavaScript that parses")
+def _code017(ctx):
+    """``javascript`` blocks must parse (tree-sitter's JavaScript grammar, as a module or a
+    function body). Placeholders outside strings are replaced by a name first; blocks with
+    ``...`` elisions are not checked."""
+    for f in _parse_rule(ctx, "javascript", "JavaScript"):
+        if f.severity == "info":
+            continue
+        yield f
+
+
+@rule("CODE019", "error", "C# code does not parse", fix="C# that parses")
+def _code019(ctx):
+    """``csharp`` blocks must parse (tree-sitter's C# grammar; a sample may be a file, a class
+    body or a method body). Placeholders outside strings are replaced by a name; blocks with
+    ``...`` elisions are not checked; a missing ``;`` after ``using`` (CODE012) and a string
+    broken across lines (CODE018) are reported by those rules."""
+    for f in _parse_rule(ctx, "csharp", "C#"):
+        if f.severity != "info":
+            yield f
+
+
+@rule("CODE020", "error", "Java code does not parse", fix="Java that parses")
+def _code020(ctx):
+    """``java`` blocks must parse (tree-sitter's Java grammar; a file, a class body or a method
+    body), with the same allowances as C#."""
+    for f in _parse_rule(ctx, "java", "Java"):
+        if f.severity != "info":
+            yield f
+
+
+@rule("CODE021", "error", "PowerShell code does not parse", fix="PowerShell that parses")
+def _code021(ctx):
+    """``powershell``/``azurepowershell`` blocks must parse (tree-sitter's PowerShell grammar).
+    Placeholders outside strings are replaced by a word first; output shown in a PowerShell
+    block (``Name : value`` lists after "Response:") and session transcripts are not parsed;
+    broken continuations and ``@{'a':'b'}`` hashtables are reported by CODE003/CODE004."""
+    reported = [f.line for f in list(_code003(ctx) or []) + list(_code004(ctx) or [])]
+    blocks = [(b.line, b.end_line or b.line + len(b.lines) + 1) for b in ctx.page.code_blocks]
+    skip = {a for a, e in blocks if any(a <= ln <= e for ln in reported)}
+    for f in _parse_rule(ctx, "powershell", "PowerShell", kinds=("powershell",)):
+        start = next((a for a, e in blocks if a <= f.line <= e), None)
+        if f.severity != "info" and start not in skip:
+            yield f
 
 
 @rule("CODE018", "error", "C#/Java string literal broken across lines")
@@ -1968,3 +2077,98 @@ def _name008(ctx):
             if right:
                 reported.add(low)
                 yield ctx.finding(line, f"'{w}' is misspelled", fix=right if w.islower() else right.capitalize())
+
+
+# ============================================================== cmdlet parameters
+
+@rule("CODE022", "error", "Az PowerShell cmdlet given a parameter it does not have",
+      fix="a parameter the cmdlet has (see its help page)")
+def _code022(ctx):
+    """Az cmdlets called with a parameter that none of their parameter sets has (nor an alias,
+    nor a common parameter): ``Update-AzVM -VirtualMachine $vm`` (the parameter is ``-VM``),
+    ``Update-AzVM -AssignIdentity`` (removed with AzureRM; use ``-IdentityType SystemAssigned``).
+    The parameters come from ``milab/docs/data/az_cmdlets.json`` (each cmdlet with its help
+    page as the source); cmdlets not listed there are not checked. PowerShell accepts a unique
+    prefix of a parameter name, so prefixes are accepted too."""
+    data = K.az_cmdlets()
+    if not data:
+        return
+    common = {c.lower() for c in data.get("common", [])}
+    table = {k.lower(): v for k, v in data.get("cmdlets", {}).items()}
+    for c in ctx.facts.commands:
+        spec = table.get(c.name.lower()) if c.kind == "cmdlet" else None
+        if spec is None:
+            continue
+        names = {p.lower() for p in spec["parameters"]} | {a.lower() for al in spec["parameters"].values() for a in al}
+        for raw in c.params:
+            p = raw.lstrip("-").split(":")[0].lower()
+            if not p or p in names or p in common or sum(n.startswith(p) for n in names) == 1:
+                continue
+            near = sorted(spec["parameters"], key=lambda n: (not _close(p, n.lower()), not n.lower().startswith(p[:3]),
+                                                               n))
+            hint = K.PARAMETER_REPLACEMENTS.get((c.name.lower(), p))
+            yield ctx.finding(c.line, f"{c.name} has no parameter '-{raw.lstrip('-')}' (source: {spec['source']})",
+                              fix=hint or (f"-{near[0]}" if near else None))
+
+
+# ============================================================== documented responses
+
+def _json_type(v: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(v), "number" if isinstance(v, (int, float)) else "other")
+
+
+def _shape_diffs(doc: Any, shape: dict) -> list[str]:
+    out = []
+    if not isinstance(doc, dict):
+        return [f"the documented response is a JSON {_json_type(doc)}, the service returns an object"]
+    keys = shape["keys"]
+    for k, v in doc.items():
+        if k not in keys:
+            out.append(f"'{k}' is not in the response")
+        elif _json_type(v) != keys[k] and keys[k] != "any" and not (isinstance(v, str) and "<" in v):
+            out.append(f"'{k}' is a {keys[k]} in the response, the page shows a {_json_type(v)} ({_short(json.dumps(v), 20)})")
+    items = shape.get("items")
+    if items:
+        for arr in (v for k, v in doc.items() if _json_type(v) == "array"):
+            for it in arr[:1]:
+                if isinstance(it, dict):
+                    out += [f"'{k}' of each item is not in the response" for k in it if k not in items]
+    return out
+
+
+_OUT_INTRO = re.compile(r"respon|output|returns?|looks like|similar to|example|you (should )?see|gives? you", re.I)
+
+
+@rule("API009", "warning", "documented response differs from what the service returns",
+      fix="the response as the service returns it today")
+def _api009(ctx):
+    """A response the page shows after a request (IMDS tokens, a resource group, storage and
+    Cosmos DB keys) compared with what the service returns: a key the service does not return
+    (``refresh_token`` in an IMDS token response) or a value of another JSON type (``"expires_in":
+    3599`` for the string ``"3599"``). A documented response may leave keys out; that is not
+    reported. The real response comes from the page runner when it ran the step, otherwise from
+    the service's shape in ``milab/docs/knowledge.py`` (``RESPONSE_SHAPES``, with its source)."""
+    calls = sorted(ctx.facts.http_calls, key=lambda c: c.line)
+    outputs = sorted(ctx.facts.outputs, key=lambda o: o[0])
+    for n, call in enumerate(calls):
+        kind = K.response_kind(call.method, call.host, call.path)
+        if kind is None:
+            continue
+        nxt = calls[n + 1].line if n + 1 < len(calls) else ctx.page.end_line + 1
+        doc = next((d for ln, d in outputs if call.line < ln < min(nxt, call.line + 60)
+                    and _OUT_INTRO.search(prose_before(ctx.page, ln, 8) or "")), None)
+        if doc is None:
+            continue
+        shape = K.RESPONSE_SHAPES[kind]
+        real = (ctx.responses or {}).get(call.line)
+        if real is not None:  # the page runner ran the step: its response is the truth
+            shape = {"keys": {k: _json_type(v) for k, v in real.items()} if isinstance(real, dict) else {},
+                     "service": "the service (the page's own step, run)", "source": "the page runner"}
+        diffs = _shape_diffs(doc, shape)
+        line = next(ln for ln, d in outputs if d is doc)
+        if diffs:
+            yield ctx.finding(line, f"the response documented for the request on line {call.line} differs from what "
+                                    f"{shape['service']} returns: " + "; ".join(diffs[:4]),
+                              fix="a response with the service's keys: " + ", ".join(
+                                  f'"{k}"' for k in shape["keys"]) [:200])
