@@ -215,7 +215,8 @@ _ISSUE_RULES = {"fence-unclosed": "MD001", "fence-nested": "MD002", "pivot-unbal
 def _issues(ctx: PageContext, kind: str):
     for i in ctx.page.issues:
         if i.kind == kind:
-            yield Finding(ctx.current.id, ctx.current.severity, i.file, i.line, i.message, ctx.page.title)
+            yield Finding(ctx.current.id, ctx.current.severity, i.file, i.line, i.message, ctx.page.title,
+                          fix=ctx.current.fix, category=ctx.current.category)
 
 
 @rule("MD001", "error", "code fence never closed")
@@ -427,8 +428,9 @@ def _code004(ctx):
             for m in re.finditer(r"@\{([^{}]*)\}", ll.text):
                 inner = m.group(1)
                 if "=" not in inner and re.search(r"""^\s*['"]?[\w-]+['"]?\s*:\s*\S""", inner):
+                    fixed = re.sub(r"""['"]?([\w-]+)['"]?\s*:\s*""", r"\1=", inner.strip())
                     yield ctx.finding(ll.line, f"'@{{{inner.strip()}}}' uses ':' between key and value; PowerShell "
-                                               f"hashtables use '=' (e.g. @{{Metadata=\"true\"}})")
+                                               f"hashtables use '='", fix=f"@{{{fixed}}}")
 
 
 @rule("CODE005", "warning", "PowerShell continuation in a bash/Azure CLI block")
@@ -454,8 +456,8 @@ def _code006(ctx):
             continue
         for t in c.tokens[1:]:
             if re.match(r"^-[a-zA-Z][\w-]+$", t):
-                yield ctx.finding(c.line, f"'{c.name}' option '{t}' has one dash; Azure CLI long options need two "
-                                          f"('-{t}')")
+                yield ctx.finding(c.line, f"'{c.name}' option '{t}' has one dash; Azure CLI long options need two",
+                                  fix=f"-{t}")
 
 
 _PS_AUTOMATIC = {"_", "true", "false", "null", "psitem", "args", "input", "host", "error", "lastexitcode",
@@ -684,7 +686,9 @@ def _name001(ctx):
         second_line = sorted(min(v) for v in spellings.values())[1]
         desc = "; ".join(f"{p} (line {', '.join(map(str, sorted(set(v))[:4]))}"
                          f"{', ...' if len(set(v)) > 4 else ''})" for p, v in ordered)
-        yield ctx.finding(second_line, f"placeholder written {len(spellings)} ways on this page: {desc}")
+        best = max(spellings.items(), key=lambda kv: (len(kv[1]), -min(kv[1])))[0]
+        yield ctx.finding(second_line, f"placeholder written {len(spellings)} ways on this page: {desc}",
+                          fix=f"{best} everywhere (its most used spelling)")
 
 
 _NAME_KINDS = {
@@ -692,6 +696,10 @@ _NAME_KINDS = {
                                                            "-resourcegroup")),
     "VM": (r"/virtualmachines/([^/?\s'\"]+)", ()),
     "scale set": (r"/virtualmachinescalesets/([^/?\s'\"]+)", ("-vmscalesetname",)),
+    "storage account": (r"/storageaccounts/([^/?\s'\"]+)", ("--account-name", "-storageaccountname")),
+    "user-assigned identity": (r"/userassignedidentities/([^/?\s'\"]+)", ("--identity-name",)),
+    "Cosmos DB account": (r"/databaseaccounts/([^/?\s'\"]+)", ()),
+    "key vault": (r"/vaults/([^/?\s'\"]+)", ("--vault-name", "-vaultname")),
 }
 
 
@@ -708,8 +716,9 @@ def _literal_name(v: str | None) -> str | None:
 def _name002(ctx):
     """Steps that act on the same resource should use the same name: creating the identity
     in ``myResourceGroupVM``, reading the VM from ``myResourceGroup`` and updating it in
-    ``TestRG`` sends readers to three resource groups. Alternative tabs and pivots are
-    compared separately."""
+    ``TestRG`` sends readers to three resource groups. Resource groups, VMs, scale sets,
+    storage accounts, user-assigned identities, Cosmos DB accounts and key vaults named in
+    commands and request URLs are compared; alternative tabs and pivots separately."""
     seen: dict[tuple[str, str | None], dict[str, int]] = {}
 
     def add(kind, name, line, scope):
@@ -750,8 +759,8 @@ def _name002(ctx):
             if s is not None:
                 for k2, v2 in seen.get((kind, s), {}).items():
                     names.setdefault(k2, v2)
-            if len(names) < 2:
-                continue
+            if len(names) < 2 or len({re.sub(r"\d+$", "", n) for n in names}) < 2 or len(set(names.values())) < 2:
+                continue  # <id1>/<id2> on one line: two resources, not one named twice
             sig = tuple(sorted(names))
             if sig in reported:
                 continue
@@ -759,7 +768,8 @@ def _name002(ctx):
             items = sorted(names.items(), key=lambda kv: kv[1])
             desc = ", ".join(f"'{_display[n]}' (line {ln})" for n, ln in items)
             yield ctx.finding(items[1][1], f"the {kind} is named differently in different steps: {desc}"
-                                           f"{' [' + s + ']' if s else ''}")
+                                           f"{' [' + s + ']' if s else ''}",
+                              fix=f"one name in every step, e.g. '{_display[items[0][0]]}'")
 
 
 # ============================================================== API
@@ -812,8 +822,10 @@ def _api001(ctx):
                 continue
             known = K.azure_api_versions(typ) if typ else None
             if known and v not in known:
-                yield ctx.finding(call.line, f"api-version {v} does not exist for {typ} "
-                                             f"(latest known: {known[-1]})")
+                older = [x for x in known if x < v and not x.endswith("preview")]
+                yield ctx.finding(call.line, f"api-version {v} does not exist for {typ}",
+                                  fix=f"api-version={older[-1] if older else known[-1]} (the closest published before "
+                                      f"it; the latest is {known[-1]})")
         elif call.kind == "imds" and v and v not in K.IMDS_API_VERSIONS:
             yield ctx.finding(call.line, f"IMDS does not serve api-version {v} (use 2018-02-01 or later)")
         elif (host.endswith("vault.azure.net") or re.search(r"key-?vault", call.url, re.I)) and "/secrets/" in call.path:
@@ -1272,15 +1284,26 @@ def _name005(ctx):
                 continue  # <app-name> / <api-name>: two real words, two placeholders
             reported.add(rare)
             yield ctx.finding(min(counts[rare][rp]), f"placeholder {rp} looks like a misspelling of {cp} "
-                                                     f"(used on line {min(counts[common][cp])})")
+                                                     f"(used on line {min(counts[common][cp])})", fix=cp)
 
 
-@rule("NAME003", "warning", "the text names a placeholder the code does not use")
+def semantic_key(p: str) -> str:
+    """A placeholder's meaning, whatever its spelling: ``<mySubscriptionID>``, ``<SUBSCRIPTION-ID>``
+    and ``<Your subscription ID>`` are all 'subscriptionid'."""
+    k = placeholder_key(p)
+    for prefix in ("your", "my", "the"):
+        if k.startswith(prefix) and len(k) > len(prefix) + 3:
+            k = k[len(prefix):]
+    return k
+
+
+@rule("NAME003", "warning", "the text names a placeholder the code spells differently (or not at all)",
+      fix="one spelling in the text and in the code")
 def _name003(ctx):
-    """The text asks readers to replace ``<CLIENT ID>`` but no code on the page contains
-    ``<CLIENT ID>`` (the code says ``<UAMI CLIENT ID>``, or a literal value): readers cannot
-    find what to replace."""
-    # logical lines: the export breaks placeholders across lines
+    """The text asks readers to replace ``<SUBSCRIPTION ID>`` but the code after it spells it
+    ``<mySubscriptionID>`` (or ``<SUBSCRIPTION-ID>``, or has no such placeholder at all, or
+    the code says ``<UAMI CLIENT ID>`` where the text says ``<CLIENT ID>``): readers cannot find
+    what to replace. The finding names the spelling the code uses."""
     code_text = "\n".join(ll.text.replace("\n", " ") for lls in ctx.facts.logical.values() for ll in lls) + "\n" + \
         "\n".join(b.text for b in ctx.page.code_blocks)
     token_var = re.search(r"\$\{?\w*token\w*", code_text, re.I)
@@ -1298,22 +1321,40 @@ def _name003(ctx):
                 inline_uses.append(span)
     if not asked:
         return
+    all_code = find_placeholders(code_text)
     used = {placeholder_key(p) for p in find_placeholders(code_text + "\n" + "\n".join(inline_uses))}
-    if not used and not find_placeholders(code_text):
+    if not used and not all_code:
         return
+    headings = sorted(h.line for h in ctx.page.headings)
     seen = set()
     for p, line in asked:
         key = placeholder_key(p)
-        if key in used or key in seen or len(key) < 3:
+        if len(key) < 3 or (key, line) in seen:
             continue
-        if "token" in key and token_var:
+        end = next((h for h in headings if h > line), ctx.page.end_line + 1)
+        section = [b for b in ctx.page.code_blocks if line < b.line < end
+                   and ctx.facts.kinds.get(b.line) in ("shell", "powershell", "http", "code", "other")]
+        sec_ps = [q for b in section for ll in ctx.facts.logical.get(b.line, []) for q in find_placeholders(ll.text)]
+        if section and sec_ps and key not in {placeholder_key(q) for q in sec_ps}:
+            other = next((q for q in sec_ps if semantic_key(q) == semantic_key(p)), None)
+            if other:
+                seen.add((key, line))
+                yield ctx.finding(line, f"the text asks to replace {p}, but the code after it writes {other}",
+                                  fix=f"{other} in the text (or {p} in the code)")
+                continue
+        if key in used or "token" in key and token_var:
             continue  # the code keeps the token in a variable: "replace <ACCESS TOKEN>" is loose, not wrong
-        seen.add(key)
+        if any((key, ln) in seen for ln in range(0, line)) or key in {k for k, _ in seen}:
+            continue
+        seen.add((key, line))
         near = sorted(used, key=lambda u: (-len(set(u) & set(key)), abs(len(u) - len(key))))
-        hint = next((q for q in find_placeholders(code_text) if placeholder_key(q) == near[0]), None) if near else None
-        close = hint and (key in near[0] or near[0] in key or _damerau1(key, near[0]))
+        hint = next((q for q in all_code if placeholder_key(q) == near[0]), None) if near else None
+        close = hint and (key in near[0] or near[0] in key or _damerau1(key, near[0])
+                          or semantic_key(hint) == semantic_key(p))
         yield ctx.finding(line, f"the text asks to replace {p}, but no code on this page contains it"
-                                f"{f' (the code uses {hint})' if close else ''}")
+                                f"{f' (the code uses {hint})' if close else ''}",
+                          fix=f"{hint} in the text (or {p} in the code)" if close else
+                          f"{p} in the code where the value goes, or drop it from the text")
 
 
 @rule("CODE016", "error", "Python code does not compile")
@@ -2172,3 +2213,50 @@ def _api009(ctx):
                                     f"{shape['service']} returns: " + "; ".join(diffs[:4]),
                               fix="a response with the service's keys: " + ", ".join(
                                   f'"{k}"' for k in shape["keys"]) [:200])
+
+
+# ============================================================== what to write instead
+
+#: the advice of the rules whose findings do not carry their own
+DEFAULT_FIXES = {
+    "MD001": "a closing fence (the same ``` as the opening one, at most 3 spaces past its list item)",
+    "MD002": "one fence around the block: remove the outer ``` lines",
+    "MD003": "'::: zone-end' after each zone",
+    "MD004": "a '---' line after the last tab of the group",
+    "MD005": "include the file once, not from itself",
+    "MD007": "a delimiter row with one '---' cell per header cell",
+    "CODE001": "JSON that parses: no trailing commas, balanced braces, quoted keys",
+    "CODE002": "the command as ShellCheck suggests",
+    "CODE003": "a backtick (`) as the very last character of every continued line",
+    "CODE004": "@{Name=\"value\"} (PowerShell hashtables use '=')",
+    "CODE005": "'\\' at the end of continued lines in bash (or tag the block azurepowershell)",
+    "CODE006": "two dashes before long Azure CLI options (--name)",
+    "CODE007": "the variable's name as it was set",
+    "CODE008": "METHOD URL HTTP/1.1 on the first line, each header on its own line, no quotes",
+    "CODE009": "a template expression with balanced quotes and parentheses and ARM template functions",
+    "CODE011": "a value after each option that takes one",
+    "CODE012": "a semicolon at the end of the statement",
+    "CODE013": "'#' for comments in bash and PowerShell",
+    "CODE014": "the whole URL on one line",
+    "CODE015": "the URL in quotes: curl 'https://...?a=1&b=2'",
+    "CODE016": "Python 3 that compiles",
+    "CODE018": "the string on one line (or a verbatim @\"...\" string in C#, a text block in Java)",
+    "ROLE001": "the name of a built-in role (az role definition list --query [].roleName)",
+    "ROLE002": "the ID of the role the page names (or the name of the role the ID is)",
+    "ROLE003": "az cosmosdb sql role assignment create for Cosmos DB data-plane roles",
+    "NAME001": "one spelling of the placeholder on the whole page",
+    "NAME002": "one name for the resource in every step",
+    "NAME004": "the resource group's name after -ResourceGroupName and the resource's after -Name",
+    "NAME005": "the placeholder spelled as elsewhere on the page",
+    "API001": "an api-version the resource type publishes",
+    "API002": "an operation the resource provider has",
+    "API004": "a body in the shape the operation and api-version expect",
+    "API005": "the header Metadata: true, an api-version and a resource on every IMDS token request",
+    "API006": "/subscriptions/<SUBSCRIPTION ID>/resourceGroups/<RESOURCE GROUP>/providers/...",
+    "API007": "the property at the level the Compute API has it",
+    "API008": "the resource's App ID URI, e.g. https://management.azure.com/",
+    "DEP001": "the modern equivalent named in the finding",
+}
+for _rid, _fix in DEFAULT_FIXES.items():
+    if _rid in RULES and not RULES[_rid].fix:
+        RULES[_rid].fix = _fix
