@@ -86,6 +86,17 @@ def closes_fence(line: str, fence: str, container: int | None) -> bool:
     return len(m["indent"]) - container <= 3
 
 
+class Loc(int):
+    """A line number that remembers its file: lines of an included file are numbered in that
+    file, so findings on them name it (it is an ``int`` everywhere else)."""
+    file: str | None = None
+
+    def __new__(cls, line: int, file: str | None = None):
+        obj = super().__new__(cls, line)
+        obj.file = file
+        return obj
+
+
 @dataclass
 class Issue:
     """A structural problem the parser noticed (turned into a finding by a rule)."""
@@ -128,7 +139,8 @@ class CodeBlock:
         return "\n".join(self.lines)
 
     def line_of(self, index: int) -> int:
-        return self.first_line + index
+        n = self.first_line + index
+        return Loc(n, self.file) if self.from_include else n
 
     @property
     def scope(self) -> str | None:
@@ -589,9 +601,11 @@ def _resolve_includes(page: Page, stack: tuple[str, ...], opener: Opener = read_
         for sp in sub:
             for b in sp.code_blocks:
                 b.from_include = inc.target
+                b.line = Loc(b.line, b.file)
                 page.code_blocks.append(b)
             page.issues.extend(sp.issues)
             page.tables.extend(sp.tables)
             for t in sp.prose:
                 t.file = t.file or str(found)
+                t.line = Loc(t.line, t.file)
             page.prose.extend(sp.prose)

@@ -115,7 +115,8 @@ class PageContext:
     def finding(self, line: int, message: str, severity: str | None = None, *, fix: str | None = None,
                 file: str | None = None) -> Finding:
         r = self.current
-        return Finding(r.id if r else "?", severity or (r.severity if r else "error"), file or self.file_of(line),
+        file = file or getattr(line, "file", None) or self.file_of(line)
+        return Finding(r.id if r else "?", severity or (r.severity if r else "error"), file,
                        line, message, self.page.title, fix=fix if fix is not None else (r.fix if r else ""),
                        category=r.category if r else "defect")
 
@@ -416,7 +417,8 @@ def _code003(ctx):
         for ll in ctx.facts.logical.get(b.line, []):
             for m in re.finditer(r"(?:^|\s)(-\w*(?:Name|Group|Location|Scope|Uri|Method|Id))\s+(-[a-z]\w*)\b", ll.text):
                 yield ctx.finding(ll.line, f"parameter '{m.group(1)}' is followed by '{m.group(2)}', which is read as "
-                                           f"another parameter: the value is missing (a stray '-'?)")
+                                           f"another parameter: the value is missing (a stray '-'?)",
+                                  fix=f"{m.group(1)} {m.group(2)[1:]}")
 
 
 @rule("CODE004", "error", "PowerShell hashtable written with ':'")
@@ -443,8 +445,8 @@ def _code005(ctx):
             continue
         lines = [b.line_of(i) for i, l in enumerate(b.lines) if l.rstrip().endswith("`") and l.strip().strip("`")]
         if lines:
-            yield ctx.finding(lines[0], f"the '{b.lang}' block uses PowerShell backtick continuations "
-                                        f"({len(lines)} line(s)); bash needs '\\' at the end of the line")
+            yield ctx.finding(lines[0], f"the '{b.lang}' block uses PowerShell backtick continuations; bash needs "
+                                        f"'\\' at the end of the line")
 
 
 @rule("CODE006", "error", "Azure CLI option with a single dash")
@@ -512,7 +514,8 @@ def _code007(ctx):
             continue
         if low.startswith("_") and len(low) > 1:
             reported.add(low)
-            yield ctx.finding(line, f"'${name}' is not '$_.{name[1:]}': the dot after $_ is missing", "error")
+            yield ctx.finding(line, f"'${name}' is not '$_.{name[1:]}': the dot after $_ is missing", "error",
+                              fix=f"$_.{name[1:]}")
             continue
         near = [a for a in assigned if _close(low, a)]
         if near:
@@ -1674,7 +1677,7 @@ def _image_problems(data: dict, kind: str) -> Iterator[tuple[str, str]]:
         close = [x for x in skus if _damerau1(sku.lower(), x.lower())] or \
             [x for x in skus if _edit2(sku.lower(), x.lower())]
         if close:
-            yield ("error", f"image SKU '{sku}' does not exist for {pub}/{offer}: did you mean '{close[0]}'?")
+            yield ("error", f"image SKU '{sku}' does not exist for {pub}/{offer} (the SKU '{close[0]}' does)")
 
 
 def _edit2(a: str, b: str) -> bool:
