@@ -510,13 +510,18 @@ POLICY_TEMPLATES = {
 }
 
 
-@reads("policy_template")
-def _policy_template(r: Reader):
+def _in_prose(r: Reader, pattern: str):
+    """(the first group of ``pattern``, its line) in the page's prose, or None."""
     for t in r.page.prose:
-        m = re.search(r"Configure from template,? select \*\*([^*]+)\*\*", t.text, re.I)
+        m = re.search(pattern, t.text, re.I)
         if m:
             return m.group(1).strip(), t.line
     return None
+
+
+@reads("policy_template")
+def _policy_template(r: Reader):
+    return _in_prose(r, r"Configure from template,? select \*\*([^*]+)\*\*")
 
 
 @reads("policy_permissions")
@@ -536,11 +541,7 @@ def _blob_name(r: Reader):
         v = low.get("-blob") or (low.get("-n") or low.get("--name") if c.name.startswith("az storage blob") else None)
         if v and "<" not in v and "$" not in v:
             return v.strip("'\""), c.line
-    for t in r.page.prose:
-        m = re.search(r"create a file (?:titled|called|named) [*\"`']+([^*\"`']+\.\w+)[*\"`']+", t.text, re.I)
-        if m:
-            return m.group(1), t.line
-    return None
+    return _in_prose(r, r"create a file (?:titled|called|named) [*\"`']+([^*\"`']+\.\w+)[*\"`']+")
 
 
 @reads("blob_content")
@@ -550,11 +551,7 @@ def _blob_content(r: Reader):
             m = re.search(r"\becho\s+([\"'])(.+?)\1\s*>\s*\S+", ll.text)
             if m:
                 return m.group(2), ll.line
-    for t in r.page.prose:
-        m = re.search(r"add the text[^\"]*\"([^\"]+)\"", t.text, re.I)
-        if m:
-            return m.group(1), t.line
-    return None
+    return _in_prose(r, r"add the text[^\"]*\"([^\"]+)\"")
 
 
 @reads("storage_headers")
