@@ -38,6 +38,10 @@ UNREAD = _Unread()
 NOT_PAGE_FACTS: dict[str, str] = {
     "recovery_level": "what a vault with the default retention answers today, not what the page shows",
     "writer_role": "the role milab uses to write the test secret, not a step of the page",
+    # milab's bookkeeping of a procedure (milab/procedures.py): where it is, how milab runs it
+    "procedure": "milab's id of the procedure", "pivot": "the pivot the procedure is in",
+    "how": "how milab reproduces the procedure", "seed_lines": "where the procedure is in the seed",
+    "step": "milab's name of the step", "page_defect": "milab's note of a defect of the page",
 }
 
 #: (tutorial key or family, fact key) -> why this page does not state the fact
@@ -46,6 +50,12 @@ NOT_ON_THIS_PAGE: dict[tuple[str, str], str] = {
                                 "role comes from the current Key Vault page",
     ("key_vault_rbac", "role_scope"): "the 2019 Key Vault pages grant access with an access policy",
     ("key_vault_rbac", "model"): "the RBAC variant reproduces the current Key Vault model, not this page's",
+    ("other_hosts", "role"): "the Bicep procedures create the host and its identity; the role the scenario then "
+                             "grants is its own example, the page grants none",
+    ("ua_identity_crud[overview-shared]", "role"): "the overview describes a grant in general; Reader is the "
+                                                   "scenario's example",
+    ("ua_identity_crud[portal-role]", "role"): "the page lets the reader choose 'the role to assign'; the "
+                                               "scenario's role is its example",
 }
 
 #: keys that describe a documented response: compared when the page shows the response
@@ -264,15 +274,34 @@ def _selectors(r: Reader):
 _PORTAL_ROLE = re.compile(r"\*\*Role\*\*[^.\n]{0,60}?(?:\*\*|\")(?P<name>[A-Za-z][^*\"\n]{1,80}?)(?:\*\*|\")")
 
 
+_ROLE_WORDS = re.compile(r"\b(Reader|Contributor|Owner|Administrator|Operator|Role|User|Officer|Delegator)\b")
+_PROSE_GRANT = re.compile(r"\b(?:grant|give|assign)\b[^.]{0,40}?\*\*(?P<name>[^*]+)\*\*\s+(?:access|role)\b", re.I)
+
+
+def _role_name(name: str) -> bool:
+    from . import knowledge as K
+    return bool(K.role_by_name(name) or K.cosmos_role_by_name(name)) or \
+        (bool(_ROLE_WORDS.search(name)) and len(name.split()) <= 7)
+
+
 def portal_roles(page) -> list[tuple[str, int]]:
     """Roles a portal step selects: 'Choose **Role** as **Reader**', 'Under **Role** ... select
-    **Storage Blob Data Reader**', 'Set **Role** to "Storage Account Contributor"'."""
+    **Storage Blob Data Reader**', 'Set **Role** to "Storage Account Contributor"', the portal
+    blade's text the export kept ('Role' and then 'Reader'), and 'give your VM **Reader** access'."""
+    from . import knowledge as K
     out = []
-    for t in page.prose:
+    prose = [t for t in page.prose if t.text.strip()]
+    for n, t in enumerate(prose):
         for m in _PORTAL_ROLE.finditer(t.text):
             name = m["name"].strip()
-            if name.lower() not in ("role", "add", "save", "select", "add role assignment"):
+            if _role_name(name):
                 out.append((name, t.line))
+        for m in _PROSE_GRANT.finditer(t.text):
+            if K.role_by_name(m["name"].strip()):
+                out.append((m["name"].strip(), t.line))
+        if re.fullmatch(r"\s*Role(\s*ⓘ)?\s*", t.text) and n + 1 < len(prose) and \
+                K.role_by_name(prose[n + 1].text.strip()):
+            out.append((prose[n + 1].text.strip(), prose[n + 1].line))
     return out
 
 
@@ -281,7 +310,7 @@ def granted_roles(facts: F.PageFacts) -> list[tuple[str, int, str | None]]:
     from . import knowledge as K
     out = []
     for ref in facts.roles:
-        if ref.kind != "rbac" or not (ref.command or ref.source in ("output",)):
+        if ref.kind != "rbac" or not (ref.command or ref.source in ("output", "template")):
             continue
         name = ref.name or (K.role_by_id(ref.id) if ref.id else None)
         if name and "<" not in name and "$" not in name:

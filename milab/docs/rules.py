@@ -1803,17 +1803,23 @@ def _drift002(ctx):
                                   fix=f"state {key} as the scenario's step needs it, e.g. {_fmt(t.facts[key])}")
 
 
-@rule("DRIFT003", "info", "a fact milab cannot read from pages yet", limit=True,
-      fix="nothing on the page: milab needs a reader for this fact (milab/docs/pagefacts.py)")
+@rule("DRIFT003", "info", "facts milab cannot read from pages yet", limit=True,
+      fix="nothing on the page: milab needs a reader for these facts (milab/docs/pagefacts.py)")
 def _drift003(ctx):
-    """A fact of the scenario that milab has no reader for: it is taken from the registry and
-    listed here, so that it is never a silent fallback."""
+    """Facts of the page's scenarios that milab has no reader for: they are taken from the
+    registry, and listed here (one line per page, each fact with the tutorials that use it), so
+    that none is a silent fallback."""
     from . import pagefacts
+    keys: dict[str, list[str]] = {}
     for t in ctx.tutorials:
         for key, got in pagefacts.read(t, ctx.facts).items():
             if got is None:
-                yield ctx.finding(ctx.page.line, f"{t.key}: milab cannot read {key} from pages yet; the scenario "
-                                                 f"uses the registry's {_fmt(t.facts[key])}")
+                keys.setdefault(key, []).append(t.key)
+    if keys:
+        desc = "; ".join(f"{k} ({len(v)}: {', '.join(v[:2])}{', ...' if len(v) > 2 else ''})"
+                         for k, v in sorted(keys.items()))
+        yield ctx.finding(ctx.page.line, f"milab cannot read these facts from the page yet, so the scenarios use "
+                                         f"the registry's: {desc}")
 
 
 @rule("DENY001", "error", "a step is refused as the page writes it")

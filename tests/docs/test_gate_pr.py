@@ -297,7 +297,7 @@ def test_drift_on_real_text(rules):
     import dataclasses
     t2 = dataclasses.replace(t, facts={**t.facts, "tls_cipher": "AES"})
     found = rules(LINUX_ARM, "DRIFT003", tutorials=[t2])
-    assert [f.category for f in found] == ["not-checked"] and "tls_cipher" in found[0].message
+    assert [f.category for f in found] == ["not-checked"] and "tls_cipher (1: arm_read" in found[0].message
     assert rules(LINUX_ARM, "DRIFT003", tutorials=[t]) == []
 
 
