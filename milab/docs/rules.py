@@ -1822,7 +1822,8 @@ def _drift003(ctx):
                                          f"the registry's: {desc}")
 
 
-@rule("DENY001", "error", "a step is refused as the page writes it")
+@rule("DENY001", "error", "a step is refused as the page writes it",
+      fix="grant a role whose actions include the refused call (or call what the granted role allows), as the scenario shows")
 def _deny001(ctx):
     """For pages in the tutorial registry whose scenario shows a step refused as the page writes it
     (the ``page_denied`` fact). The 2019 Windows Cosmos DB page assigns Cosmos DB Account Reader Role,

@@ -193,15 +193,15 @@ def test_baseline_hides_accepted_findings_and_shows_new_ones(docs_repo, tmp_path
 def test_not_checked_is_kept_apart_and_out_of_the_exit_status(tmp_path, capsys):
     page = tmp_path / "cosmos.txt"
     page.write_text(export("```\nInvoke-WebRequest -Uri 'https://management.azure.com/subscriptions/<SUBSCRIPTION-ID>/"
-                           "resourceGroups/<RESOURCE-GROUP>/providers/Microsoft.DocumentDb/databaseAccounts/<ACCOUNT>/"
-                           "readonlykeys/?api-version=2016-03-31' -Method POST -Headers @{Authorization=\"Bearer $t\"}\n"
-                           "```\n\n[!INCLUDE [notice](../../includes/active-directory-msi-preview-notice.md)]\n"))
+                           "resourceGroups/<RESOURCE-GROUP>/providers/Microsoft.EventHub/namespaces/<ACCOUNT>/"
+                           "listkeys/?api-version=2016-03-31' -Method POST -Headers @{Authorization=\"Bearer $t\"}\n"
+                           "```\n\n[!INCLUDE [notice](../../includes/active-directory-msi-preview-notice.md)]\n", title="Use a managed identity to access Event Hubs"))
     rc, doc, _ = _check([str(page)], tmp_path, capsys)
     assert rc == 0 and _findings(doc) == []
     gaps = {f["rule"] for f in doc["pages"][0]["not_checked"]}
     assert gaps == {"API003", "MD006"}
     md = (tmp_path / "out" / "docs-findings.md").read_text()
-    assert "## Not checked" in md and "does not model Microsoft.DocumentDb/databaseAccounts" in md
+    assert "## Not checked" in md and "does not model Microsoft.EventHub/namespaces" in md
 
 
 def _file(d, name, data):
