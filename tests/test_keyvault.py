@@ -4,6 +4,8 @@ Key Vault's token errors, both authorization models and their 403 bodies, secret
 attributes, soft delete, recovery, purge, backup and restore, hostile input), with raw HTTP."""
 from __future__ import annotations
 
+import base64
+
 import time
 import uuid
 
@@ -240,18 +242,23 @@ def test_purge_protection_refuses_purge(http, make_vault, kv_token):
     assert _err(r)[:2] == (403, "Forbidden") and "purge protection is enabled" in r.text
 
 
+MARK = "milab-backup-plaintext-marker-7f3a"
+
+
 def test_backup_and_restore(http, make_vault, kv_token):
     v = make_vault()
-    _dp(http, v, "PUT", "/secrets/s", kv_token, {"value": "v1"})
+    _dp(http, v, "PUT", "/secrets/s", kv_token, {"value": MARK})
     blob = _dp(http, v, "POST", "/secrets/s/backup", kv_token).json()["value"]
-    assert "v1" not in blob
+    # the backup is opaque: neither its text nor its bytes hold the secret (a short value such as
+    # "v1" can occur in random base64 by chance, so the marker is long)
+    assert MARK not in blob and MARK.encode() not in base64.b64decode(blob + "=" * (-len(blob) % 4), altchars=b"-_")
     assert _err(_dp(http, v, "POST", "/secrets/restore", kv_token, {"value": blob}))[:2] == (409, "Conflict")
     _dp(http, v, "DELETE", "/secrets/s", kv_token)
     _dp(http, v, "DELETE", "/deletedsecrets/s", kv_token)
     other = make_vault()
     r = _dp(http, other, "POST", "/secrets/restore", kv_token, {"value": blob})
     assert r.status_code == 200 and r.json()["id"].startswith(f"https://{other['name']}.vault.azure.net/secrets/s/")
-    assert _dp(http, other, "GET", "/secrets/s", kv_token).json()["value"] == "v1"
+    assert _dp(http, other, "GET", "/secrets/s", kv_token).json()["value"] == MARK
     tampered = blob[:-4] + ("AAAA" if not blob.endswith("AAAA") else "BBBB")
     assert _err(_dp(http, other, "POST", "/secrets/restore", kv_token, {"value": tampered}))[:2] == \
         (400, "BadParameter")
