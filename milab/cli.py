@@ -30,7 +30,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = Config(host=args.host, port=args.port, state_dir=Path(args.state_dir) if args.state_dir else None,
                     enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
                     imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage,
-                    permissive_cosmos=args.permissive_cosmos)
+                    permissive_cosmos=args.permissive_cosmos,
+                    guest_isolation=args.guest_isolation)
 
     def ready(emu):
         if args.print_env:
@@ -39,15 +40,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sys.stdout.write(f"milab emulator ready\n  proxy:      {emu.proxy_url}\n"
                              f"  CA bundle:  {emu.pki.bundle}\n  tenant:     {emu.state.tenant_id}\n"
                              f"  subscription: {emu.state.subscription_id}\n"
+                             f"{_isolation_banner(emu.guests.isolation)}"
                              f"Run 'milab serve --detach' (or --print-env) for the environment to eval.\n")
         sys.stdout.flush()
 
+        if not emu.guests.isolation.isolated:  # loud, even with --print-env (stdout is for eval)
+            sys.stderr.write(_isolation_banner(emu.guests.isolation))
+            sys.stderr.flush()
+
+    from .cloud.guests import GuestSetupError
     try:
         asyncio.run(serve(config, Path(args.env_file) if args.env_file else None, ready))
+    except GuestSetupError as e:
+        print(f"milab serve: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"milab serve: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _isolation_banner(isolation) -> str:
+    if isolation.isolated:
+        return f"  guest isolation: namespaces ({isolation.detail})\n"
+    return (f"  WARNING guest isolation: NONE ({isolation.detail}).\n"
+            f"  Guests (Run Command, in-VM steps) run as this user on the host: they can read the emulator's "
+            f"state, keys and every VM's credential, and reach the network directly.\n")
 
 
 def _serve_detached(args: argparse.Namespace) -> int:
@@ -69,6 +87,7 @@ def _serve_detached(args: argparse.Namespace) -> int:
         cmd.append("--no-imds-checks")
     if args.permissive_cosmos:
         cmd.append("--permissive-cosmos")
+    cmd += ["--guest-isolation", args.guest_isolation]
     log = open(state_dir / "emulator.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
@@ -82,7 +101,11 @@ def _serve_detached(args: argparse.Namespace) -> int:
             print("milab serve: the emulator did not become ready within 60 s", file=sys.stderr)
             return 1
         time.sleep(0.05)
-    sys.stdout.write(_export_lines(json.loads(env_file.read_text())))
+    env = json.loads(env_file.read_text())
+    if env.get("MILAB_GUEST_ISOLATION") != "namespaces":
+        print(f"milab serve: WARNING guest isolation is {env.get('MILAB_GUEST_ISOLATION')}: guests run as this "
+              f"user on the host (see {state_dir / 'emulator.log'})", file=sys.stderr)
+    sys.stdout.write(_export_lines(env))
     return 0
 
 
@@ -129,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the Blob gateway authorizes every request (only to prove denials can fail)")
     s.add_argument("--permissive-cosmos", action="store_true",
                    help="the Cosmos DB data plane authorizes every request (only to prove denials can fail)")
+    s.add_argument("--guest-isolation", choices=("auto", "namespaces", "none"), default="auto",
+                   help="how guests (Run Command, in-VM steps) are isolated: 'namespaces' (an unprivileged uid in "
+                        "private mount, network and PID namespaces; needs root on Linux; refuse to start without "
+                        "it), 'none' (as the emulator's own user on the host), or 'auto' (default: namespaces "
+                        "when available, else none, with a warning)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop an emulator started with --detach")

@@ -24,7 +24,8 @@ class ControlService:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.path == "/_milab/health":
-            return web.json_response({"ready": True, "pid": self.emu.pid})
+            return web.json_response({"ready": True, "pid": self.emu.pid,
+                                      "guest_isolation": self.emu.guests.isolation.mode})
         key = request.headers.get("X-Milab-Control", "")
         if not hmac.compare_digest(key.encode(), self.emu.control_key.encode()):
             return _err(401, "The control API needs the emulator's control key (X-Milab-Control).")

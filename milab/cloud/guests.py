@@ -1,29 +1,68 @@
-"""Emulated VM guests: the context a process runs in "inside" a VM, and Run Command.
+"""Emulated guests: processes that run "inside" a host resource with managed identities.
 
-A VM's context is an environment whose proxy carries that VM's credentials, so IMDS
-answers for that VM only, and whose CA bundle trusts the emulator. Nothing of the
-operator's environment (``AZURE_CLIENT_SECRET`` ...) leaks into it. Run Command runs a
-script in that context in the background and reports like Azure's Run Command:
-``202`` with ``Azure-AsyncOperation`` and ``Location``, then the instance-view statuses.
+A guest is a process run on behalf of a host resource (a VM today; scale-set instances,
+container groups and App Service sites reuse the same mechanism): :meth:`Guests.run_guest`
+takes the host's resource id, the command and the identity-specific environment to add.
+Every guest gets the proxy (carrying the host's own credential, so IMDS answers for that
+host only) and the emulator's CA bundle; nothing of the operator's environment
+(``AZURE_CLIENT_SECRET`` ...) reaches it.
+
+How much a guest is isolated is decided once, when the emulator starts
+(``--guest-isolation {auto,namespaces,none}``):
+
+* ``namespaces`` (the default whenever the emulator runs as root on Linux): each guest run
+  gets private mount, network, PID, IPC, UTS and cgroup namespaces built by
+  ``guest_init.py``. It runs as an unprivileged uid with no capabilities and
+  ``no_new_privs``, sees only the system directories and the interpreter, virtual
+  environment and milab package read-only (never the emulator's state or run directory,
+  its keys, env files or other hosts' credentials), has a private writable ``HOME`` and
+  ``/tmp``, and has only loopback: the emulator serves its forward proxy on a socket
+  listening inside the namespace, so the proxy is the only thing a guest can reach.
+* ``none`` (the fallback where namespaces are unavailable, e.g. not root): guests run as
+  the emulator's own user on the host's network and file system, as before. The emulator
+  logs a warning, ``milab serve`` prints it in its banner and the reports name it.
+
+Run Command runs a script in a VM's guest in the background and reports like Azure's Run
+Command: ``202`` with ``Azure-AsyncOperation`` and ``Location``, then the instance-view
+statuses.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import os
 import shutil
+import signal
+import socket
+import struct
 import sys
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .arm.base import now_iso
 from .arm.compute import os_type
+from .guest_init import CA_BUNDLE as GUEST_CA_BUNDLE
+from .guest_init import GUEST_EXIT_SETUP, SECCOMP
 
 if TYPE_CHECKING:  # pragma: no cover
     from .arm.base import Call
     from .server import Emulator
 
+log = logging.getLogger("milab.guests")
+
 RUN_COMMAND_TIMEOUT = 600
 OUTPUT_LIMIT = 4096  # Run Command keeps the last 4 KiB of each stream
+ISOLATION_CHOICES = ("auto", "namespaces", "none")
+GUEST_UID = GUEST_GID = 65534  # nobody / nogroup: owns nothing on the host
+GUEST_HOME = "/home/guest"
+LAUNCHER = Path(__file__).with_name("guest_init.py")
+SETUP_TIMEOUT = 30
+# Host variables a namespaced guest inherits (everything else of the emulator's environment stays out).
+_PASSED_VARS = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM")
 
 
 def _scrubbed_environ() -> dict[str, str]:
@@ -31,57 +70,278 @@ def _scrubbed_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.upper().startswith(drop)}
 
 
+def _guest_base_environ() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _PASSED_VARS or k.startswith("LC_")}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    env.update({"HOME": GUEST_HOME, "TMPDIR": "/tmp", "USER": "guest", "LOGNAME": "guest", "SHELL": "/bin/bash"})
+    return env
+
+
+def default_read_only_paths() -> list[str]:
+    """What a guest must see of the host beyond the system directories: the interpreter and its
+    standard library, the virtual environment, the milab package (``python -m milab.guest``)."""
+    import milab
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), str(Path(milab.__file__).resolve().parent)}
+    return sorted(paths, key=lambda p: (len(p), p))
+
+
+@dataclass
+class Isolation:
+    mode: str  # "namespaces" | "none"
+    detail: str
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode == "namespaces"
+
+
+class GuestSetupError(RuntimeError):
+    """The isolated guest could not be set up (namespaces refused, a mount failed ...)."""
+
+
 class Guests:
     def __init__(self, emu: "Emulator"):
         self.emu = emu
+        self.isolation = Isolation("none", "not decided yet")
+        # Host paths every namespaced guest sees read-only; other hosts' runtimes (Node, the
+        # Azure CLI's own virtual environment) are added here by whoever needs them.
+        self.read_only_paths: list[str] = default_read_only_paths()
+        self.pwsh = shutil.which("pwsh")  # Windows guests run PowerShell when this machine has it
+        if self.pwsh:
+            self.expose(os.path.dirname(os.path.realpath(self.pwsh)))
+        self.root_dir = self.emu.run_dir / "guest-root"  # mount point of each guest's root (own namespace)
+        self._launcher: asyncio.subprocess.Process | None = None  # guest_init.py, started on first use
+        self._channel: socket.socket | None = None
+        self._launcher_lock = asyncio.Lock()
+        self._hidden: set[str] = set()
 
+    # -- what guests see of the host ---------------------------------------------------------
+    def expose(self, *paths: str | os.PathLike) -> None:
+        """Let every namespaced guest see these host paths, read-only, at their own paths (e.g.
+        the Azure CLI's virtual environment, a Node installation outside ``/usr``)."""
+        self.read_only_paths = sorted({*self.read_only_paths, *(os.path.abspath(p) for p in paths)},
+                                      key=lambda p: (len(p), p))
+
+    def hide(self, *paths: str | os.PathLike) -> None:
+        """Cover these host paths with an empty read-only mount should an exposed path contain them."""
+        self._hidden.update(os.path.abspath(p) for p in paths)
+
+    def hidden_paths(self) -> list[str]:
+        """What a guest must never see: the run and state directories, and whatever was hidden."""
+        dirs = {str(self.emu.run_dir), str(self.emu.pki.directory), *self._hidden}
+        if self.emu.config.state_dir:
+            dirs.add(str(self.emu.config.state_dir))
+        return sorted({os.path.abspath(d) for d in dirs} | {os.path.realpath(d) for d in dirs})
+
+    # -- isolation, decided once -------------------------------------------------------------
+    async def decide_isolation(self, requested: str) -> Isolation:
+        """Probe once at start; ``namespaces`` refuses to start without them, ``auto`` falls back."""
+        if requested not in ISOLATION_CHOICES:
+            raise ValueError(f"--guest-isolation must be one of {ISOLATION_CHOICES}, not {requested!r}")
+        if requested == "none":
+            self.isolation = Isolation("none", "turned off (--guest-isolation none)")
+        else:
+            reason = await self._probe()
+            if reason is None:
+                arch = os.uname().machine
+                seccomp = "seccomp" if arch in SECCOMP else f"no seccomp filter on {arch}"
+                self.isolation = Isolation("namespaces", f"uid {GUEST_UID}, no capabilities, no_new_privs, {seccomp}; "
+                                                         f"private mount, network, PID, IPC, UTS and cgroup "
+                                                         f"namespaces; guests see no emulator state and reach only "
+                                                         f"the proxy")
+            elif requested == "namespaces":
+                raise GuestSetupError(f"--guest-isolation namespaces: guest namespaces are unavailable: {reason}")
+            else:
+                self.isolation = Isolation("none", f"namespaces unavailable ({reason})")
+        if self.isolation.isolated:
+            log.info("guest isolation: namespaces (%s)", self.isolation.detail)
+        else:
+            log.warning("guest isolation: NONE (%s): guests run as the emulator's own user (uid %d) on the "
+                        "host's network and file system and can read its state, keys and credentials",
+                        self.isolation.detail, os.getuid())
+        return self.isolation
+
+    async def _probe(self) -> str | None:
+        """Run one isolated guest that checks what it can see; the reason it failed, or None."""
+        if not sys.platform.startswith("linux"):
+            return "not Linux"
+        if os.geteuid() != 0:
+            return f"the emulator does not run as root (uid {os.geteuid()})"
+        check = (f'test "$(id -u)" = {GUEST_UID} && test -z "$(ls -A {_shell_quote(str(self.emu.run_dir))} '
+                 f'2>/dev/null)" && test -r {GUEST_CA_BUNDLE} && echo isolated')
+        try:
+            code, out, err = await self._run_isolated("milab-probe", ["/bin/sh", "-c", check], {}, 20, None)
+        except GuestSetupError as e:
+            return str(e)
+        if code != 0 or out.strip() != "isolated":
+            return f"the probe guest failed (exit {code}): {(out + err).strip()[-300:]}"
+        return None
+
+    # -- the one mechanism -----------------------------------------------------------------------
+    def environment(self, credential: str | None, extra: dict[str, str] | None = None,
+                    isolated: bool | None = None) -> dict[str, str]:
+        """The variables milab sets for a guest (or a host process acting as one, when
+        ``isolated`` is false): the proxy, with ``credential`` (``user:secret``) identifying the
+        host resource, the CA bundle, plus ``extra``."""
+        isolated = self.isolation.isolated if isolated is None else isolated
+        host = "127.0.0.1" if isolated else self.emu.config.host
+        proxy = f"http://{credential + '@' if credential else ''}{host}:{self.emu.port}"
+        bundle = GUEST_CA_BUNDLE if isolated else str(self.emu.pki.bundle)
+        env = {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
+               "NO_PROXY": "", "no_proxy": "",
+               "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
+               "NODE_EXTRA_CA_CERTS": bundle}
+        env.update(extra or {})
+        return env
+
+    async def run_guest(self, host_id: str, argv: list[str], *, credential: str | None,
+                        env: dict[str, str] | None = None, timeout: float = RUN_COMMAND_TIMEOUT,
+                        hostname: str | None = None) -> tuple[int, str, str]:
+        """Run ``argv`` as a guest of the host resource ``host_id``: exit code, stdout, stderr.
+        ``credential`` is the proxy credential that identifies the host to IMDS (and only it);
+        ``env`` the host type's own variables (e.g. ``AZURE_POD_IDENTITY_AUTHORITY_HOST``)."""
+        full_env = self.environment(credential, env)
+        if not self.isolation.isolated:
+            return await self._run_plain(argv, {**_scrubbed_environ(), **full_env}, timeout)
+        hostname = hostname or host_id.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return await self._run_isolated(host_id, argv, {**_guest_base_environ(), **full_env}, timeout, hostname)
+        except GuestSetupError as e:
+            log.error("guest of %s could not be isolated: %s", host_id, e)
+            return GUEST_EXIT_SETUP, "", f"milab: the guest could not be started in isolation: {e}"
+
+    async def _run_plain(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                    start_new_session=True)
+        return await _communicate(proc, timeout)
+
+    async def _run_isolated(self, host_id: str, argv: list[str], env: dict[str, str], timeout: float,
+                            hostname: str | None) -> tuple[int, str, str]:
+        request = {"root": str(self.root_dir), "uid": GUEST_UID, "gid": GUEST_GID, "home": GUEST_HOME,
+                   "ca_bundle": str(self.emu.pki.bundle), "read_only": self.read_only_paths,
+                   "hidden": self.hidden_paths(), "proxy_port": self.emu.port, "hostname": hostname,
+                   "argv": argv, "env": env}
+        ctl, out, err = await self._spawn(request)
+        pipes = [os.fdopen(fd, "rb", buffering=0) for fd in (out, err)]
+        readers = [asyncio.ensure_future(_read_pipe(f)) for f in pipes]
+        server = None
+        try:
+            kind, text, fds = await asyncio.wait_for(_frame(ctl), SETUP_TIMEOUT)
+            if kind != b"R" or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                raise GuestSetupError(text or "the guest launcher ended before the guest started")
+            server = await asyncio.start_server(self.emu.proxy.handle, sock=socket.socket(fileno=fds[0]),
+                                                limit=64 * 1024)
+            try:
+                kind, text, _ = await asyncio.wait_for(_frame(ctl), timeout)
+            except asyncio.TimeoutError:
+                ctl.close()  # the worker kills the guest's PID 1, and with it the whole namespace
+                await asyncio.wait(readers, timeout=10)
+                return -1, "", f"Run Command timed out after {timeout:.0f} s"
+            code = int(text) if kind == b"X" and text.lstrip("-").isdigit() else GUEST_EXIT_SETUP
+            stdout, stderr = await asyncio.gather(*readers)
+            return code, stdout, stderr
+        finally:
+            ctl.close()  # also when cancelled: the guest ends with it
+            for task in readers:
+                task.cancel()
+            for f in pipes:
+                f.close()
+            if server is not None:
+                server.close()
+
+    async def _spawn(self, request: dict) -> tuple[socket.socket, int, int]:
+        """Ask the launcher for a worker: its control socket and the read ends of stdout/stderr."""
+        async with self._launcher_lock:
+            if self._launcher is None or self._launcher.returncode is not None:
+                await self._start_launcher()
+        self.root_dir.mkdir(mode=0o700, exist_ok=True)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(self._channel, [b"spawn"], [out_w, err_w, theirs.fileno()])
+        except OSError as e:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            ours.close()
+            raise GuestSetupError(f"the guest launcher is gone: {e}") from None
+        finally:
+            for fd in (out_w, err_w):
+                os.close(fd)
+            theirs.close()
+        ours.setblocking(False)
+        payload = json.dumps(request).encode()
+        await asyncio.get_running_loop().sock_sendall(ours, struct.pack(">I", len(payload)) + payload)
+        return ours, out_r, err_r
+
+    async def _start_launcher(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._launcher = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", str(LAUNCHER), str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True)
+        except OSError as e:
+            ours.close()
+            raise GuestSetupError(f"cannot start the guest launcher: {e}") from None
+        finally:
+            theirs.close()
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = ours
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()  # the launcher exits when its channel closes
+            self._channel = None
+        if self._launcher is not None and self._launcher.returncode is None:
+            try:
+                await asyncio.wait_for(self._launcher.wait(), 5)
+            except asyncio.TimeoutError:
+                self._launcher.kill()
+
+    # -- VMs and the other hosts that share their guest context (instances, container groups, sites) --
     def secret_for(self, vm_id: str) -> str | None:
         for secret, rid in self.emu.state.vm_secrets.items():
             if rid.lower() == vm_id.lower():
                 return secret
         return None
 
-    def context_env(self, vm_id: str) -> dict[str, str] | None:
-        """The environment of a process inside the VM (only the variables milab sets)."""
+    def vm_environment(self, vm_id: str) -> tuple[str, dict[str, str]] | None:
+        """A host's proxy credential and its own variables (the host type's ``guest_env`` included),
+        or None when there is no such host."""
         vm = self.emu.state.get(vm_id)
         secret = self.secret_for(vm_id)
         if vm is None or secret is None:
             return None
-        proxy = f"http://vm:{secret}@{self.emu.config.host}:{self.emu.port}"
-        bundle = str(self.emu.pki.bundle)
-        return {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
-                "NO_PROXY": "", "no_proxy": "",
-                "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-                "NODE_EXTRA_CA_CERTS": bundle,
-                # azure-identity's ManagedIdentityCredential (via MSAL) finds IMDS here without probing
-                "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://169.254.169.254",
-                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm),
-                **_host_env(vm)}
+        # azure-identity's ManagedIdentityCredential (via MSAL) finds IMDS here without probing
+        return f"vm:{secret}", {"AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://169.254.169.254",
+                                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm), **_host_env(vm)}
+
+    def context_env(self, vm_id: str) -> dict[str, str] | None:
+        """The environment of a host process acting as the VM (the control API's ``vm-context``)."""
+        found = self.vm_environment(vm_id)
+        return None if found is None else self.environment(found[0], found[1], isolated=False)
 
     def command_line(self, osname: str, script: str) -> list[str]:
         if osname == "Windows":
-            pwsh = shutil.which("pwsh")
-            if pwsh:
-                return [pwsh, "-NoProfile", "-NonInteractive", "-Command", script]
+            if self.pwsh:
+                return [self.pwsh, "-NoProfile", "-NonInteractive", "-Command", script]
             # No PowerShell on this machine: the stand-in runs the steps the script declares.
             return [sys.executable, "-m", "milab.guest", "--run-declared-steps", script]
         return ["bash", "-c", script]
 
     async def run(self, vm_id: str, script: str, timeout: float = RUN_COMMAND_TIMEOUT) -> tuple[int, str, str]:
+        """Run a script in the VM's guest, with the VM's identities only."""
         vm = self.emu.state.get(vm_id)
-        env = _scrubbed_environ()
-        env.update(self.context_env(vm_id) or {})
-        proc = await asyncio.create_subprocess_exec(*self.command_line(os_type(vm), script), env=env,
-                                                    stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                                                    start_new_session=True)
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return -1, "", f"Run Command timed out after {timeout:.0f} s"
-        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        credential, env = self.vm_environment(vm_id) or (None, {})
+        computer = ((vm or {}).get("properties", {}).get("osProfile") or {}).get("computerName")
+        return await self.run_guest(vm_id, self.command_line(os_type(vm), script), credential=credential, env=env,
+                                    timeout=timeout, hostname=computer)
 
     def start_run_command(self, call: "Call", vm: dict, script: str, parameters: list):
         op_id = str(uuid.uuid4())
@@ -106,6 +366,74 @@ class Guests:
         call.headers.update({"Azure-AsyncOperation": f"{base}?api-version={call.api_version}",
                              "Location": op["location"], "Retry-After": "1"})
         return 202, None
+
+
+async def _communicate(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int, str, str]:
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        _kill(proc)
+        # Without namespaces a process that left the session may keep the pipes open: do not wait for it.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5)
+        return -1, "", f"Run Command timed out after {timeout:.0f} s"
+    except BaseException:
+        _kill(proc)
+        raise
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill a guest and everything it started (its own session; namespaced guests die with PID 1)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+async def _recv(sock: socket.socket, n: int) -> tuple[bytes, list[int]]:
+    """Up to ``n`` bytes and any file descriptors passed with them (b"" at end of stream)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(sock, n, 2)
+            return data, fds
+        except BlockingIOError:
+            pass
+        except OSError:  # the worker or the launcher died: the end of the stream
+            return b"", []
+        readable = loop.create_future()
+        loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await readable
+        finally:
+            loop.remove_reader(sock.fileno())
+
+
+async def _frame(sock: socket.socket) -> tuple[bytes, str, list[int]]:
+    """One frame from a guest worker (see guest_init.py): kind, text, passed descriptors.
+    The end of the stream reads as kind b"" (the worker died)."""
+    buf, fds = b"", []
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        want = 4 - len(buf) if len(buf) < 4 else 4 + struct.unpack(">I", buf[:4])[0] - len(buf)
+        data, got = await _recv(sock, want)
+        fds += got
+        if not data:
+            return b"", "", fds
+        buf += data
+    payload = buf[4:]
+    return payload[:1], payload[1:].decode(errors="replace"), fds
+
+
+async def _read_pipe(pipe) -> str:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2 ** 30)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    try:
+        return (await reader.read()).decode(errors="replace")
+    finally:
+        transport.close()
 
 
 def _shell_quote(s: str) -> str:

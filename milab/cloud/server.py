@@ -58,6 +58,7 @@ class Config:
     permissive_storage: bool = False  # the Blob gateway authorizes everything (only to prove denials can fail)
     imds_checks: bool = True
     permissive_cosmos: bool = False  # the Cosmos data plane authorizes everything (only to prove denials can fail)
+    guest_isolation: str = "auto"  # auto | namespaces | none (see guests.py)
 
 
 class Emulator:
@@ -166,12 +167,14 @@ class Emulator:
         tls_port = tls_site._server.sockets[0].getsockname()[1]
         http_port = http_site._server.sockets[0].getsockname()[1]
         proxy = Proxy(self.config.host, tls_port, http_port)
+        self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
                                                         limit=64 * 1024)
         self.port = self._proxy_server.sockets[0].getsockname()[1]
         for plane in list(self.data_planes.values()):
             if hasattr(plane, "start"):
                 await plane.start()
+        await self.guests.decide_isolation(self.config.guest_isolation)
         log.info("emulator ready on %s:%s", self.config.host, self.port)
 
     async def stop(self) -> None:
@@ -179,6 +182,7 @@ class Emulator:
             await plane.close()
         for t in list(self._tasks):
             t.cancel()
+        await self.guests.close()
         if self._proxy_server:
             self._proxy_server.close()
         if self._runner:
@@ -205,6 +209,7 @@ class Emulator:
             "MILAB_EMULATOR_URL": self.proxy_url, "MILAB_CONTROL_KEY": self.control_key,
             "MILAB_EMULATOR_PID": str(self.pid), "MILAB_EMULATOR_DIR": str(self.run_dir),
             "MILAB_OPERATOR_OBJECT_ID": op.object_id,
+            "MILAB_GUEST_ISOLATION": self.guests.isolation.mode,
         }
 
     def write_env_file(self, path: Path) -> None:
@@ -221,6 +226,7 @@ async def serve(config: Config, env_file: Path | None = None, on_ready=None) -> 
     from .arm.bootstrap import bootstrap
     bootstrap(emu)
     if env_file:
+        emu.guests.hide(env_file)  # it holds the operator's secret and the control key
         emu.write_env_file(env_file)
     if on_ready:
         on_ready(emu)

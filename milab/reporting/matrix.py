@@ -134,7 +134,8 @@ def _table_header(with_family: bool = False) -> list[str]:
 
 
 def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
-                    target: str | None = None, generated_at: str | None = None) -> str:
+                    target: str | None = None, generated_at: str | None = None,
+                    guest_isolation: str | None = None) -> str:
     rows = sorted((_as_row(r).redacted() for r in rows), key=_sort_key)
     summary = summarize(rows)
     lines = ["# Tutorial matrix", ""]
@@ -143,6 +144,9 @@ def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
         meta.append(f"target: `{target}`")
     if generated_at:
         meta.append(f"generated: {generated_at}")
+    if guest_isolation:  # how the emulator isolated in-VM steps (see milab/cloud/guests.py)
+        meta.append(f"guest isolation: `{guest_isolation}`"
+                    + (" (**guests ran as the emulator's user on the host**)" if guest_isolation == "none" else ""))
     if meta:
         lines += [" \u00b7 ".join(meta), ""]
     parts = ", ".join(f"{summary[o]} {o}" for o in summary if o != "total")
@@ -181,7 +185,8 @@ def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
 
 
 def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | os.PathLike[str], *,
-                 target: str | None = None, generated_at: str | None = None) -> tuple[Path, Path]:
+                 target: str | None = None, generated_at: str | None = None,
+                 guest_isolation: str | None = None) -> tuple[Path, Path]:
     """Write ``matrix.md`` and ``matrix.json`` into ``out_dir`` (created if needed).
 
     ``rows`` are :class:`MatrixRow` objects or dicts with the same keys. Rows are
@@ -202,6 +207,8 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
         "summary": summarize(clean),
         "rows": [r.to_dict() for r in clean],
     }
+    if guest_isolation:
+        document["guest_isolation"] = guest_isolation
     md_path = out / MATRIX_MD
     json_path = out / MATRIX_JSON
     from milab.reporting import procedures  # the lifecycle pages' procedures by page and pivot
@@ -209,7 +216,8 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
     if lifecycle:
         document["procedures"] = procedures.statuses(clean)
     _atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    _atomic_write(md_path, render_markdown(clean, target=target, generated_at=generated_at) +
+    _atomic_write(md_path, render_markdown(clean, target=target, generated_at=generated_at,
+                                           guest_isolation=guest_isolation) +
                   (("\n" + lifecycle) if lifecycle else ""))
     return md_path, json_path
 

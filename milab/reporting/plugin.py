@@ -78,6 +78,11 @@ def _target(config: pytest.Config) -> str:
     return str(value) if value else "emulator"
 
 
+def _guest_isolation(target: str) -> str | None:
+    """How the emulator of this run isolated its guests (``MILAB_GUEST_ISOLATION`` of its env)."""
+    return os.environ.get("MILAB_GUEST_ISOLATION") if target == "emulator" else None
+
+
 def _reports_dir(config: pytest.Config) -> Path:
     value = config.getoption("milab_reports_dir", default=None)
     if not value:
@@ -542,7 +547,8 @@ class MilabReporting:
             return
         for nodeid in list(self._pending):  # e.g. a crashed xdist worker: no teardown report
             self._finish_row(nodeid)
-        self.matrix_written = write_matrix(self.rows, self.reports_dir, target=self.target)
+        self.matrix_written = write_matrix(self.rows, self.reports_dir, target=self.target,
+                                           guest_isolation=_guest_isolation(self.target))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.writes_files:
@@ -551,6 +557,11 @@ class MilabReporting:
         terminalreporter.write_sep(
             "-", f"milab reports in {self.reports_dir}: {', '.join(names)} "
                  f"({len(self.rows)} scenario row{'' if len(self.rows) == 1 else 's'})")
+        isolation = _guest_isolation(self.target)
+        if isolation:
+            terminalreporter.write_line(f"milab guest isolation: {isolation}" + (
+                " (WARNING: in-VM steps ran as the emulator's user on the host)" if isolation == "none" else ""),
+                yellow=isolation == "none")
 
     def finish(self) -> None:
         """At pytest_unconfigure: junitxml and pytest-html wrote their files in
