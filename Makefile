@@ -53,6 +53,7 @@ bench: deps
 	$(PY) bench/blob.py
 	$(PY) bench/keyvault.py
 	$(PY) bench/cosmos.py
+	$(PY) bench/guests.py
 
 clean:
 	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json
