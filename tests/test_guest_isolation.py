@@ -297,6 +297,17 @@ fi
     assert not Path("/usr/milab-guest-probe").exists()
 
 
+def test_guest_starts_like_a_process_on_its_vm(arm, control, rg):
+    """What scripts rely on: default signal dispositions, its own name, a home to work in."""
+    vm = make_vm(arm, rg, "plain")
+    status, out, err = run(control, vm, 'yes | head -1 >/dev/null; echo "pipe:${PIPESTATUS[0]}"; '
+                                        'echo "host:$(hostname)"; echo "cwd:$PWD:$HOME"; echo "umask:$(umask)"')
+    assert "pipe:141" in out, out + err  # yes ends on SIGPIPE, as in any shell
+    assert "host:plain" in out and "umask:0022" in out, out
+    cwd, home = out.split("cwd:", 1)[1].split()[0].split(":")
+    assert cwd == home and home not in ("", "/root"), out
+
+
 def test_timed_out_guest_leaves_no_process_behind(arm, control, rg):
     vm = make_vm(arm, rg, "slow")
     marker = f"{time.time() % 1000 + 1000:.3f}"

@@ -285,6 +285,8 @@ def guest(req: dict, ctl: socket.socket) -> None:
     lsock.close()
     ctl.close()
     os.umask(0o022)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell's children must not
+        signal.signal(sig, signal.SIG_DFL)
     os.execvpe(req["argv"][0], req["argv"], req["env"])
 
 
