@@ -148,6 +148,32 @@ def _config_cases(host: str) -> list[Procedure]:
                       "T-UA-remove": "6440-6470", "P-SA-enable": "5692-5711", "P-SA-remove": "5713-5721",
                       "P-UA-assign": "5727-5745", "P-UA-remove": "5747-5782"}}[host]
     what = "VM" if host == "vm" else "virtual machine scale set"
+    # the pages' own headings (the VM and scale-set pages word them differently)
+    h = {"vm": {"R-SA-create": "Enable system-assigned managed identity during creation of an Azure VM",
+                "R-SA-enable": "Enable system-assigned identity on an existing Azure VM",
+                "R-SA-disable": "Disable system-assigned managed identity from an Azure VM",
+                "R-UA-create": "Assign a user-assigned managed identity during the creation of an Azure VM",
+                "R-UA-assign": "Assign a user-assigned managed identity to an existing Azure VM",
+                "R-UA-remove": "Remove a user-assigned managed identity from an Azure VM",
+                "T-SA-enable": "Enable system-assigned managed identity during creation of an Azure VM or on an "
+                               "existing VM",
+                "T-SA-disable": "Disable a system-assigned managed identity from an Azure VM",
+                "T-UA-assign": "Assign a user-assigned managed identity to an Azure VM",
+                "T-UA-remove": "Remove a user-assigned managed identity from an Azure VM"},
+         "vmss": {"R-SA-create": "Enable system-assigned managed identity during creation of a virtual machine "
+                                 "scale set",
+                  "R-SA-enable": "Enable system-assigned managed identity on an existing virtual machine scale set",
+                  "R-SA-disable": "Disable system-assigned managed identity from a virtual machine scale set",
+                  "R-UA-create": "Assign a user-assigned managed identity during the creation of a virtual machine "
+                                 "scale set",
+                  "R-UA-assign": "Assign a user-assigned managed identity to an existing Azure virtual machine "
+                                 "scale set",
+                  "R-UA-remove": "Remove a user-assigned managed identity from a virtual machine scale set",
+                  "T-SA-enable": "Enable system-assigned managed identity during creation the creation of a virtual "
+                                 "machines scale set or an existing virtual machine scale set",
+                  "T-SA-disable": "Disable a system-assigned managed identity from an Azure virtual machine scale set",
+                  "T-UA-assign": "Assign a user-assigned managed identity to a virtual machine scale set",
+                  "T-UA-remove": "Remove user-assigned managed identity from an Azure virtual machine scale set"}}[host]
     out: list[Procedure] = []
 
     def add(pid, page, pivot, how, section, variant, case):
@@ -155,114 +181,97 @@ def _config_cases(host: str) -> list[Procedure]:
                              variant, case))
 
     # REST: the page's requests, at the page's api-versions, with the page's bodies
-    add(f"{R}-SA-create", rest, "REST", "scenario", f"Enable system-assigned managed identity during creation of a"
-        f"{'n Azure VM' if host == 'vm' else ' virtual machine scale set'}", "rest-sa-create",
+    add(f"{R}-SA-create", rest, "REST", "scenario", h["R-SA-create"], "rest-sa-create",
         _case(None, [_put(V18, SA)], _expect(system=True)))
-    add(f"{R}-SA-enable", rest, "REST", "scenario", f"Enable system-assigned identity on an existing "
-        f"{'Azure VM' if host == 'vm' else 'virtual machine scale set'}", "rest-sa-enable",
+    add(f"{R}-SA-enable", rest, "REST", "scenario", h["R-SA-enable"], "rest-sa-enable",
         _case(_none(), [{"method": "GET", "api_version": V18}, _patch(V18, SA)], _expect(system=True)))
-    add(f"{R}-SA-enable", rest, "REST", "scenario", "Enable system-assigned identity keeping user-assigned ones",
+    add(f"{R}-SA-enable", rest, "REST", "scenario", h["R-SA-enable"],
         "rest-sa-enable-keep-users-2018",
         _case(_before("user", ["ID1", "ID2"]), [_patch(V18, _ua("ID1", "ID2", both=True))],
               _expect(system=True, users=["ID1", "ID2"])))
-    add(f"{R}-SA-enable", rest, "REST", "scenario", "Enable system-assigned identity keeping user-assigned ones",
+    add(f"{R}-SA-enable", rest, "REST", "scenario", h["R-SA-enable"],
         "rest-sa-enable-keep-users-2017",
         _case(_before("user", ["ID1", "ID2"]), [_patch(V17, _ua("ID1", "ID2", fmt="array", both=True))],
               _expect(system=True, users=["ID1", "ID2"])))
-    add(f"{R}-SA-disable", rest, "REST", "scenario", f"Disable system-assigned managed identity from an Azure "
-        f"{'VM' if host == 'vm' else 'virtual machine scale set'}", "rest-sa-disable",
+    add(f"{R}-SA-disable", rest, "REST", "scenario", h["R-SA-disable"], "rest-sa-disable",
         _case(_before("system"), [{"method": "GET", "api_version": V18}, _patch(V18, NONE)], _expect(),
               system_principal_gone=True))
-    add(f"{R}-SA-disable", rest, "REST", "scenario", "Disable system-assigned identity keeping user-assigned ones",
+    add(f"{R}-SA-disable", rest, "REST", "scenario", h["R-SA-disable"],
         "rest-sa-disable-keep-users",
         _case(_before("both", ["ID1"]), [_patch(V18, _ua("ID1"))], _expect(users=["ID1"]),
               system_principal_gone=True))
-    add(f"{R}-UA-create", rest, "REST", "scenario", f"Assign a user-assigned managed identity during the creation "
-        f"of an Azure {what}", "rest-ua-create-2018-as-written",
+    add(f"{R}-UA-create", rest, "REST", "scenario", h["R-UA-create"], "rest-ua-create-2018-as-written",
         # the page's 2018-06-01 body lists the identity in the 2017-12-01 array format (gate API004)
         _case(None, [_put(V18, _ua("ID1", fmt="array"))], error={"status": 400, "code": "InvalidParameter"},
               page_defect="identityIds at api-version 2018-06-01"))
-    add(f"{R}-UA-create", rest, "REST", "scenario", f"Assign a user-assigned managed identity during the creation "
-        f"of an Azure {what}", "rest-ua-create-2018", _case(None, [_put(V18, _ua("ID1"))], _expect(users=["ID1"])))
-    add(f"{R}-UA-create", rest, "REST", "scenario", f"Assign a user-assigned managed identity during the creation "
-        f"of an Azure {what}", "rest-ua-create-2017",
+    add(f"{R}-UA-create", rest, "REST", "scenario", h["R-UA-create"], "rest-ua-create-2018", _case(None, [_put(V18, _ua("ID1"))], _expect(users=["ID1"])))
+    add(f"{R}-UA-create", rest, "REST", "scenario", h["R-UA-create"], "rest-ua-create-2017",
         _case(None, [_put(V17, _ua("ID1", fmt="array"))], _expect(users=["ID1"])))
     assign_api = V18 if host == "vm" else "2018-12-01"
-    add(f"{R}-UA-assign", rest, "REST", "scenario", f"Assign a user-assigned managed identity to an existing Azure "
-        f"{what}", "rest-ua-assign-2018-as-written",
+    add(f"{R}-UA-assign", rest, "REST", "scenario", h["R-UA-assign"], "rest-ua-assign-2018-as-written",
         # VM page: the identity key lacks its leading '/'; scale-set page: api-version 2018-12-01 (gate API001)
         _case(_none(), [_patch(assign_api, {"type": "UserAssigned", "userAssignedIdentities": {
             "<ID1-NO-SLASH>" if host == "vm" else "<ID1>": {}}})],
               error={"status": 400, "code": "InvalidParameter" if host == "vm" else "NoRegisteredProviderFound"},
               page_defect="identity id without its leading '/'" if host == "vm" else
               "Microsoft.Compute has no api-version 2018-12-01"))
-    add(f"{R}-UA-assign", rest, "REST", "scenario", f"Assign a user-assigned managed identity to an existing Azure "
-        f"{what}", "rest-ua-assign-2018", _case(_none(), [{"method": "GET", "api_version": V18},
+    add(f"{R}-UA-assign", rest, "REST", "scenario", h["R-UA-assign"], "rest-ua-assign-2018", _case(_none(), [{"method": "GET", "api_version": V18},
                                                             _patch(V18, _ua("ID1"))], _expect(users=["ID1"])))
-    add(f"{R}-UA-assign", rest, "REST", "scenario", f"Assign a user-assigned managed identity to an existing Azure "
-        f"{what}", "rest-ua-assign-2017", _case(_none(), [_patch(V17, _ua("ID1", fmt="array"))],
+    add(f"{R}-UA-assign", rest, "REST", "scenario", h["R-UA-assign"], "rest-ua-assign-2017", _case(_none(), [_patch(V17, _ua("ID1", fmt="array"))],
                                                  _expect(users=["ID1"])))
-    add(f"{R}-UA-assign", rest, "REST", "scenario", "Add a second user-assigned identity to a system- and "
-        "user-assigned one", "rest-ua-assign-add-id2-2018",
+    add(f"{R}-UA-assign", rest, "REST", "scenario", h["R-UA-assign"], "rest-ua-assign-add-id2-2018",
         _case(_before("both", ["ID1"]), [_patch(V18, _ua("ID2", both=True))],
               _expect(system=True, users=["ID1", "ID2"])))
-    add(f"{R}-UA-assign", rest, "REST", "scenario", "Add a second user-assigned identity to a system- and "
-        "user-assigned one", "rest-ua-assign-add-id2-2017",
+    add(f"{R}-UA-assign", rest, "REST", "scenario", h["R-UA-assign"], "rest-ua-assign-add-id2-2017",
         # the array format replaces the list: the page lists ID1 again
         _case(_before("both", ["ID1"]), [_patch(V17, _ua("ID1", "ID2", fmt="array", both=True))],
               _expect(system=True, users=["ID1", "ID2"])))
-    add(f"{R}-UA-remove", rest, "REST", "scenario", f"Remove a user-assigned managed identity from an Azure {what}",
+    add(f"{R}-UA-remove", rest, "REST", "scenario", h["R-UA-remove"],
         "rest-ua-remove-null-2018",
         _case(_before("both", ["ID1", "ID2"]), [_patch(V18, {"type": "SystemAssigned, UserAssigned",
                                                             "userAssignedIdentities": {"<ID2>": None}})],
               _expect(system=True, users=["ID1"], gone=["ID2"])))
-    add(f"{R}-UA-remove", rest, "REST", "scenario", f"Remove a user-assigned managed identity from an Azure {what}",
+    add(f"{R}-UA-remove", rest, "REST", "scenario", h["R-UA-remove"],
         "rest-ua-remove-keep-list-2017",
         _case(_before("both", ["ID1", "ID2"]), [_patch(V17, _ua("ID1", fmt="array", both=True))],
               _expect(system=True, users=["ID1"], gone=["ID2"])))
-    add(f"{R}-UA-remove", rest, "REST", "scenario", f"Remove a user-assigned managed identity from an Azure {what}",
+    add(f"{R}-UA-remove", rest, "REST", "scenario", h["R-UA-remove"],
         "rest-ua-remove-all-keep-system",
         _case(_before("both", ["ID1", "ID2"]), [_patch(V18, SA)], _expect(system=True, gone=["ID1", "ID2"])))
-    add(f"{R}-UA-remove", rest, "REST", "scenario", f"Remove a user-assigned managed identity from an Azure {what}",
+    add(f"{R}-UA-remove", rest, "REST", "scenario", h["R-UA-remove"],
         "rest-ua-remove-none",
         _case(_before("both", ["ID1"]), [_patch(V18, NONE)], _expect(gone=["ID1"]), system_principal_gone=True))
 
     # templates: the page's fragment in a complete template, deployed through Microsoft.Resources/deployments
     tv17 = V17 if host == "vm" else "2017-03-30"  # the scale-set page's "2017-12-01" section uses 2017-03-30
-    add(f"{T}-SA-enable", tmpl, "template", "scenario", "Enable system-assigned managed identity during creation "
-        f"of an Azure {what} or on an existing {what}", "template-sa-enable",
+    add(f"{T}-SA-enable", tmpl, "template", "scenario", h["T-SA-enable"], "template-sa-enable",
         _case(None, [{"template": {"api_version": V18, "identity": SA}}], _expect(system=True)))
-    add(f"{T}-SA-enable", tmpl, "template", "scenario", "Enable system-assigned managed identity on an existing "
-        f"{what}", "template-sa-enable-existing",
+    add(f"{T}-SA-enable", tmpl, "template", "scenario", h["T-SA-enable"], "template-sa-enable-existing",
         _case(_none(), [{"template": {"api_version": V18, "identity": SA}}], _expect(system=True)))
-    add(f"{T}-SA-disable", tmpl, "template", "scenario", f"Disable a system-assigned managed identity from an Azure "
-        f"{what}", "template-sa-disable",
+    add(f"{T}-SA-disable", tmpl, "template", "scenario", h["T-SA-disable"], "template-sa-disable",
         _case(_before("system"), [{"template": {"api_version": V18, "identity": NONE}}], _expect(),
               system_principal_gone=True))
     if host == "vmss":
-        add(f"{T}-SA-disable", tmpl, "template", "scenario", "Disable a system-assigned managed identity from an "
-            "Azure virtual machine scale set", "template-sa-disable-as-written",
+        add(f"{T}-SA-disable", tmpl, "template", "scenario", h["T-SA-disable"], "template-sa-disable-as-written",
             # the page's fragment: "[parameters(Location')]" does not parse (gate CODE009)
             _case(_before("system"), [{"template": {"api_version": V18, "identity": NONE,
                                                     "location": "[parameters(Location')]"}}],
                   error={"status": 400, "code": "InvalidTemplate"}, page_defect="[parameters(Location')]"))
-    add(f"{T}-UA-assign", tmpl, "template", "scenario", f"Assign a user-assigned managed identity to an Azure {what}",
+    add(f"{T}-UA-assign", tmpl, "template", "scenario", h["T-UA-assign"],
         "template-ua-assign-2018",
         _case(_none(), [{"template": {"api_version": V18, "identity": {
             "type": "userAssigned", "userAssignedIdentities": {
                 "[resourceID('Microsoft.ManagedIdentity/userAssignedIdentities/', "
                 "variables('<USERASSIGNEDIDENTITYNAME>'))]": {}}}}}], _expect(users=["ID1"])))
-    add(f"{T}-UA-assign", tmpl, "template", "scenario", f"Assign a user-assigned managed identity to an Azure {what}",
+    add(f"{T}-UA-assign", tmpl, "template", "scenario", h["T-UA-assign"],
         "template-ua-assign-2017",
         _case(_none(), [{"template": {"api_version": tv17, "identity": {
             "type": "userAssigned", "identityIds": [
                 "[resourceID('Microsoft.ManagedIdentity/userAssignedIdentities/',"
                 "variables('<USERASSIGNEDIDENTITYNAME>'))]"]}}}], _expect(users=["ID1"])))
-    add(f"{T}-UA-remove", tmpl, "template", "scenario", f"Remove a user-assigned managed identity from an Azure "
-        f"{what}", "template-ua-remove-none",
+    add(f"{T}-UA-remove", tmpl, "template", "scenario", h["T-UA-remove"], "template-ua-remove-none",
         _case(_before("user", ["ID1"]), [{"template": {"api_version": V18, "identity": NONE}}], _expect(gone=["ID1"])))
-    add(f"{T}-UA-remove", tmpl, "template", "scenario", f"Remove a user-assigned managed identity from an Azure "
-        f"{what}", "template-ua-remove-one-keep-system",
+    add(f"{T}-UA-remove", tmpl, "template", "scenario", h["T-UA-remove"], "template-ua-remove-one-keep-system",
         _case(_before("both", ["ID1", "ID2"]), [{"template": {"api_version": V18, "identity": {
             "type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {
                 "[resourceID('Microsoft.ManagedIdentity/userAssignedIdentities/', variables('<USERASSIGNEDIDENTITYNAME>'))]":
@@ -396,7 +405,7 @@ def _vm_extras() -> list[Procedure]:
                           "[resourceID('Microsoft.ManagedIdentity/userAssignedIdentities/',"
                           "variables('<USERASSIGNEDIDENTITYNAME>'))]": {}}}}}], _expect(users=["ID1"]))),
         Procedure("C2-CLEANUP-PORTAL", "vm_identity_config", "cosmos-vm", "portal", "portal",
-                  "Clean up resources", "002:423-431", "cosmos-portal-cleanup",
+                  "Clean up steps", "002:423-431", "cosmos-portal-cleanup",
                   _case(_before("both", ["ID1"]), [{"method": "DELETE", "api_version": "2024-07-01"}],
                         None, deleted=True, system_principal_gone=True)),
         Procedure("OV-1", "vm_identity_config", "overview", "concept", "scenario",

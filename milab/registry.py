@@ -103,15 +103,23 @@ def _arm_read(variant: str) -> Tutorial:
         "expected_keys": ["id", "name", "location", "properties"],
         "expected_provisioning_state": "Succeeded",
     }
-    sections = (
-        ("Grant your VM access to a resource group in Resource Manager",
-         "Get an access token using the VM's system-assigned managed identity and use it to call Azure Resource Manager")
-        if facts["identity"] == "system" else
-        ("Create a user-assigned identity", "Assign the user-assigned identity to a Windows VM"
-         if os_name == "windows" else "Assign the user-assigned identity to a Linux VM",
-         "Grant your user-assigned identity access to a Resource Group in Azure Resource Manager",
-         "Get an access token using the VM's identity and use it to call Resource Manager")
-    )
+    sections = {  # the pages' own headings: the Windows and Linux pages word them differently
+        "windows-system-assigned": (
+            "Grant your VM access to a resource group in Resource Manager",
+            "Get an access token using the VM's system-assigned managed identity and use it to call Azure Resource "
+            "Manager"),
+        "linux-system-assigned": (
+            "Grant your VM access to a Resource Group in Azure Resource Manager",
+            "Get an access token using the VM's system-assigned managed identity and use it to call Resource Manager"),
+        "windows-user-assigned": (
+            "Create a user-assigned identity", "Assign the user-assigned identity to a Windows VM",
+            "Grant your user-assigned identity access to a Resource Group in Azure Resource Manager",
+            "Get an access token using the VM's identity and use it to call Resource Manager"),
+        "linux-user-assigned": (
+            "Create a user-assigned managed identity", "Assign a user-assigned managed identity to your Linux VM",
+            "Grant your user-assigned managed identity access to a Resource Group in Azure Resource Manager",
+            "Get an access token using the VM's identity and use it to call Resource Manager"),
+    }[variant]
     return Tutorial("arm_read", variant, _ARM_READ_PAGES[variant], sections,
                     f"scenarios/test_arm_read.py::test_arm_read[{variant}]", facts)
 
@@ -207,7 +215,13 @@ def _storage(family: str, os_name: str) -> Tutorial:
                                        "signedPermission": "rcw", "signedProtocol": "https",
                                        "signedExpiry": "{expiry}"},
                       "response_key": "serviceSasToken", "sas_version": "2015-04-05"})
-    return Tutorial(family, os_name, _STORAGE_PAGES[(family, os_name)], _STORAGE_SECTIONS[family],
+    sections = _STORAGE_SECTIONS[family]
+    if family in ("storage_key", "storage_sas"):  # the pages' own headings for the token step
+        token_step = {"windows": "Get an access token using the VM's system-assigned managed identity to call Azure "
+                                 "Resource Manager" if family == "storage_key" else sections[3],
+                      "linux": None}[os_name]  # the Linux pages fetch the token inside the next section
+        sections = tuple(s for s in (*sections[:3], token_step, *sections[4:]) if s)
+    return Tutorial(family, os_name, _STORAGE_PAGES[(family, os_name)], sections,
                     f"scenarios/test_{family}.py::test_{family}[{os_name}]", facts)
 
 

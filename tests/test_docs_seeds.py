@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from milab.cli import main
+from milab.seeds import seeds_dir
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = seeds_dir()  # $MILAB_SEEDS or ../shared/seeds
 
 
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory):
     if not SEEDS.is_dir():
-        pytest.skip(f"no seeds at {SEEDS}")
+        pytest.skip(f"no seeds at {SEEDS} (set MILAB_SEEDS)")
     out = tmp_path_factory.mktemp("docs")
     code = main(["docs", "check", str(SEEDS), "--out", str(out)])
     doc = json.loads((out / "docs-findings.json").read_text())
