@@ -30,23 +30,35 @@ STEP_MARK = "# milab-step: "
 PYTHON_MARK = "# milab-python: "
 
 
-@dataclass
+def _redacted_repr(obj: Any) -> str:
+    """The dataclass repr with secrets masked, so pytest's failure output (which truncates reprs,
+    cutting a token where no pattern finds it) never shows a token, key or signature."""
+    from milab.redact import redact
+    fields = ", ".join(f"{f}={getattr(obj, f)!r}" for f in obj.__dataclass_fields__)
+    return redact(f"{type(obj).__name__}({fields})")
+
+
+@dataclass(repr=False)
 class HttpStep:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
 
+    __repr__ = _redacted_repr
+
     def to_json(self) -> str:
         return json.dumps({"method": self.method, "url": self.url, "headers": self.headers, "body": self.body})
 
 
-@dataclass
+@dataclass(repr=False)
 class HttpResult:
     status: int
     body: str
     step: HttpStep | None = None
     stderr: str = ""
+
+    __repr__ = _redacted_repr
 
     def json(self) -> Any:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jwt
 
 from milab.guest import HttpResult
+from milab.reporting import checks
 
 
 def claims(token: str) -> dict:
@@ -12,11 +13,15 @@ def claims(token: str) -> dict:
 
 
 def assert_denied(result: HttpResult, status: int, code: str, what: str) -> None:
+    checks.record(what, passed=result.status == status and result.error_code() == code, status=result.status,
+                  code=result.error_code(), expected=f"{status} {code}")
     assert result.status == status and result.error_code() == code, (
         f"{what}: expected {status} {code}, got {result.status} {result.error_code()}: {result.body[:400]}")
 
 
 def assert_ok(result: HttpResult, what: str) -> dict:
+    checks.record(what, passed=result.status == 200, status=result.status,
+                  code=None if result.status == 200 else result.error_code(), expected="200")
     assert result.status == 200, f"{what}: expected 200, got {result.status}: {result.body[:400]}"
     return result.json()
 

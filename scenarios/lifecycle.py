@@ -15,6 +15,7 @@ from azure.core.exceptions import HttpResponseError
 
 from fixtures.hosts import instance_host, vm_body, vmss_body
 from milab.guest import HttpStep, parse_output, render
+from milab.reporting import checks
 from milab.targets import Vm
 
 from .helpers import claims
@@ -272,11 +273,19 @@ def run_case(kind: str, facts: dict, target, arm_rest, rg, user_identity) -> Non
     reply = run_steps(facts, case, target, arm_rest)
     if "expect_error" in facts:
         want = facts["expect_error"]
+        checks.record(f"the page's request as written ({facts.get('page_defect')})", check="as written",
+                      passed=reply is not None and reply.status == want["status"] and reply.code == want["code"],
+                      status=getattr(reply, "status", None), code=getattr(reply, "code", None),
+                      expected=f"{want['status']} {want['code']}")
         assert reply is not None and reply.status == want["status"] and reply.code == want["code"], (
             f"the page's request as written ({facts.get('page_defect')}) should fail with {want['status']} "
             f"{want['code']}; got {getattr(reply, 'status', None)} {getattr(reply, 'code', None)}: "
             f"{getattr(reply, 'text', '')[:300]}")
         return
+    if reply is not None:
+        failed = reply.status >= 400
+        checks.record("the page's request", check="main flow", passed=not failed, status=reply.status,
+                      code=reply.code if failed else None, expected="2xx")
     if reply is not None and hasattr(reply, "error"):
         raise AssertionError(f"the deployment failed: {reply.text[:600]}")
     if reply is not None and reply.status >= 400:

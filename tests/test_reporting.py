@@ -25,7 +25,7 @@ ACCOUNT_KEY = "QUNDT1VOVEtFWVNFQ1JFVGZvcnRlc3Rz+/AA=="
 CLIENT_SECRET = "ClientSecretRegistered~9x"
 SECRETS = (JWT.split(".")[0], JWT.split(".")[1], JWT.split(".")[2], SAS_SIG, ACCOUNT_KEY, CLIENT_SECRET)
 
-REPORT_FILES = ("junit.xml", "report.html", "matrix.md", "matrix.json")
+REPORT_FILES = ("junit.xml", "report.html", "matrix.md", "matrix.html", "matrix.json")
 
 SCENARIOS = '''
 import logging, time
@@ -122,7 +122,7 @@ def test_every_run_writes_reports_and_matrix(pytester: pytest.Pytester):
     pytester.makepyfile(test_scenarios=SCENARIOS)
     result = pytester.runpytest(*PLUGIN, "--reports-dir", "out")
     result.assert_outcomes(passed=7, failed=1, skipped=1, xfailed=1, errors=2)
-    result.stdout.fnmatch_lines(["*milab reports in*out*junit.xml, report.html, matrix.md, matrix.json*"])
+    result.stdout.fnmatch_lines(["*milab reports in*out*junit.xml, report.html, matrix.md, matrix.html, matrix.json*"])
     reports = pytester.path / "out"
     for name in REPORT_FILES:
         assert (reports / name).is_file(), name

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from milab.redact import redact
+from milab.redact import redact, redact_data
 
 __all__ = [
     "OUTCOMES",
     "MATRIX_JSON",
+    "MATRIX_HTML",
     "MATRIX_MD",
     "SCHEMA_VERSION",
     "MatrixRow",
@@ -37,6 +38,7 @@ __all__ = [
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
 MATRIX_MD = "matrix.md"
+MATRIX_HTML = "matrix.html"
 MATRIX_JSON = "matrix.json"
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
@@ -57,10 +59,21 @@ class MatrixRow:
     nodeid: str = ""
     reason: str | None = None  # one line, redacted; for failed/error (and skip/xfail reasons)
     page_seed: str | None = None
+    # the grid (milab/reporting/grid.py): which procedure and check this row is. All optional: the
+    # registry and milab/procedures.py fill what is missing. The page runner sets ``procedure``
+    # (a procedures.py id) and ``pivot`` to put its verdicts on the procedure's row.
+    procedure: str | None = None
+    pivot: str | None = None
+    os: str | None = None
+    identity: str | None = None
+    page_url: str | None = None  # a Learn address, when the page is a current Learn page
+    check: str | None = None  # the grid column of the whole test (default: from the test's name)
+    checks: list[dict] = field(default_factory=list)  # milab.reporting.checks records
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sections"] = list(self.sections)
+        d["checks"] = [dict(c) for c in self.checks]
         return d
 
     @classmethod
@@ -73,6 +86,7 @@ class MatrixRow:
         kwargs.setdefault("page_file", None)
         row = cls(**kwargs)
         row.sections = list(row.sections or [])
+        row.checks = [dict(c) for c in (row.checks or []) if isinstance(c, Mapping)]
         row.duration = float(row.duration or 0.0)
         return row
 
@@ -87,7 +101,8 @@ class MatrixRow:
             sections=[r(s) for s in self.sections], target=r(self.target),
             outcome=r(self.outcome), nodeid=r(self.nodeid),
             reason=r(_one_line(r(self.reason))) if self.reason else self.reason,
-            page_seed=r(self.page_seed),
+            page_seed=r(self.page_seed), procedure=r(self.procedure), pivot=r(self.pivot),
+            check=r(self.check), checks=redact_data([dict(c) for c in self.checks]),
         )
 
 
@@ -186,11 +201,13 @@ def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
 
 def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | os.PathLike[str], *,
                  target: str | None = None, generated_at: str | None = None,
-                 guest_isolation: str | None = None) -> tuple[Path, Path]:
-    """Write ``matrix.md`` and ``matrix.json`` into ``out_dir`` (created if needed).
+                 guest_isolation: str | None = None, incomplete: str | None = None) -> tuple[Path, Path]:
+    """Write ``matrix.md``, ``matrix.json`` and ``matrix.html`` into ``out_dir`` (created if needed).
 
     ``rows`` are :class:`MatrixRow` objects or dicts with the same keys. Rows are
-    redacted and sorted by family, variant and node id. Returns the two paths.
+    redacted and sorted by family, variant and node id. ``incomplete`` (a sentence such as
+    "INCOMPLETE: interrupted, 12 of 40 tests never ran") heads every file of a run that did not
+    finish. Returns the paths of matrix.md and matrix.json.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,6 +222,7 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
         "generated_at": generated_at,
         "target": target,
         "summary": summarize(clean),
+        "incomplete": incomplete,
         "rows": [r.to_dict() for r in clean],
     }
     if guest_isolation:
@@ -215,10 +233,26 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
     lifecycle = procedures.render(clean)
     if lifecycle:
         document["procedures"] = procedures.statuses(clean)
+    from milab.reporting import grid as _grid
+    cells = _grid.build(clean)
+    document["grid"] = [{"family": g.family, "key": g.key, "procedure": g.procedure, "page": g.page_title,
+                         "pivot": g.pivot, "os": g.os, "identity": g.identity, "status": g.status,
+                         "cells": {c: {"status": v.status, "text": v.text()} for c, v in g.cells.items()}}
+                        for g in cells]
     _atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    _atomic_write(md_path, render_markdown(clean, target=target, generated_at=generated_at,
-                                           guest_isolation=guest_isolation) +
-                  (("\n" + lifecycle) if lifecycle else ""))
+    head = render_markdown(clean, target=target, generated_at=generated_at, guest_isolation=guest_isolation)
+    if incomplete:
+        head = head.replace("# Tutorial matrix\n", f"# Tutorial matrix\n\n> **{incomplete}**\n", 1)
+    grid_md = _grid.render_markdown(cells)
+    if grid_md:  # the grid first (what a pull-request comment shows), then the per-family details
+        cut = head.find("\n## ")
+        head = head + "\n" + grid_md if cut < 0 else head[:cut + 1] + grid_md + "\n## Tests by family\n" + head[cut:]
+    _atomic_write(md_path, head + (("\n" + lifecycle) if lifecycle else ""))
+    s = document["summary"]
+    _grid.write_html(cells, out / MATRIX_HTML, meta=" \u00b7 ".join(x for x in (
+        f"target: {target}" if target else "", f"generated: {generated_at}") if x),
+        summary=f"{s['total']} tests: " + ", ".join(f"{s[o]} {o}" for o in s if o != "total" and s[o]),
+        incomplete=incomplete)
     return md_path, json_path
 
 

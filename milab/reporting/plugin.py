@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,8 @@ from typing import Any, Generator
 import pytest
 
 from milab.redact import RedactingFilter, contains_secret, redact, redact_data, redact_markup
-from milab.reporting.matrix import MATRIX_JSON, MATRIX_MD, MatrixRow, write_matrix
+from milab.reporting import checks
+from milab.reporting.matrix import MATRIX_HTML, MATRIX_JSON, MATRIX_MD, MatrixRow, write_matrix
 
 try:  # the TerminalRepr base lives in a private module; keep a fallback
     from _pytest._code.code import ReprFileLocation, TerminalRepr
@@ -49,6 +51,7 @@ except Exception:  # pragma: no cover
     TerminalRepr = object  # type: ignore[assignment,misc]
 
 TUTORIAL_PROPERTY = "milab_tutorial"
+CHECKS_PROPERTY = "milab_checks"
 PLUGIN_NAME = "milab-reporting"
 JUNIT_NAME = "junit.xml"
 HTML_NAME = "report.html"
@@ -106,18 +109,24 @@ def pytest_configure(config: pytest.Config) -> None:
     state = MilabReporting(config, reports_dir=reports_dir, enabled=enabled,
                            is_worker=is_worker, target=_target(config))
     if enabled and not is_worker:
-        reports_dir.mkdir(parents=True, exist_ok=True)
+        # junitxml and pytest-html write reports/junit.xml and report.html; the files of the last run
+        # are kept aside and put back when no test ran (--collect-only, a usage error, a run that
+        # ended before its first test), see MilabReporting.finish.
         opt = config.option
         if hasattr(opt, "xmlpath"):
             if not opt.xmlpath:
                 opt.xmlpath = str(reports_dir / JUNIT_NAME)
-            state.files.append(Path(os.path.abspath(
-                os.path.expanduser(os.path.expandvars(opt.xmlpath)))))
+            state.files.append(Path(os.path.abspath(os.path.expanduser(os.path.expandvars(opt.xmlpath)))))
         if hasattr(opt, "htmlpath"):
             if not opt.htmlpath:
                 opt.htmlpath = str(reports_dir / HTML_NAME)
                 opt.self_contained_html = True
             state.files.append(Path.cwd() / Path(os.path.expandvars(opt.htmlpath)).expanduser())
+        state.keep_previous()
+        if config.pluginmanager.hasplugin("html"):
+            config.pluginmanager.register(_HtmlColumns(state), PLUGIN_NAME + "-html")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_XdistCount(state), PLUGIN_NAME + "-xdist")
     config.stash[_STATE] = state
     config.pluginmanager.register(state, PLUGIN_NAME)
 
@@ -132,6 +141,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         del config.stash[_STATE]
         if config.pluginmanager.get_plugin(PLUGIN_NAME) is state:
             config.pluginmanager.unregister(state, PLUGIN_NAME)
+        for extra in (PLUGIN_NAME + "-html", PLUGIN_NAME + "-xdist"):
+            plugin = config.pluginmanager.get_plugin(extra)
+            if plugin is not None:
+                config.pluginmanager.unregister(plugin, extra)
 
 
 # --------------------------------------------------------------------------- tutorial info
@@ -176,11 +189,18 @@ def tutorial_info(item: pytest.Item, target: str) -> dict[str, Any] | None:
     if marker_sections:
         sections = ([str(marker_sections)] if isinstance(marker_sections, str)
                     else [str(s) for s in marker_sections])
-    return {
+    info = {
         "family": family, "variant": variant,
         "page_title": page_title, "page_file": page_file, "page_seed": page_seed,
         "sections": sections, "target": target,
     }
+    try:  # pivot, OS, identity kind and procedure id, for the grid
+        from milab.reporting.grid import describe
+        described = describe(family, variant)
+        info.update({k: described[k] for k in ("pivot", "os", "identity", "procedure") if described.get(k)})
+    except Exception:
+        pass
+    return info
 
 
 def _info_from_properties(props: Any) -> dict[str, Any] | None:
@@ -358,6 +378,23 @@ class _Pending:
     duration: float = 0.0
     outcome: str | None = None
     reason: str | None = None
+    checks: dict[str, list] | None = None  # phase -> recorded checks
+
+
+def _checks_from_properties(props: Any) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for entry in props or ():
+        try:
+            name, value = entry
+        except (TypeError, ValueError):
+            continue
+        if name == CHECKS_PROPERTY:
+            try:
+                doc = json.loads(value) if isinstance(value, str) else value
+                out[str(doc.get("when"))] = list(doc.get("checks") or [])
+            except (TypeError, ValueError, AttributeError):
+                continue
+    return out
 
 
 def _first_line(text: Any) -> str | None:
@@ -418,6 +455,12 @@ class MilabReporting:
         self.is_worker = is_worker
         self.target = target
         self.files: list[Path] = []  # junit/html files to post-process
+        self.staging = reports_dir / f".previous-{os.getpid()}"  # the last run's files, until a test runs
+        self.seen: set[str] = set()  # node ids that reported (this process, or the xdist controller)
+        self.collected = 0
+        self.incomplete: str | None = None
+        self.published = False
+        self._kept: list[tuple[Path, Path]] = []
         self.rows: list[MatrixRow] = []
         self.matrix_written: tuple[Path, Path] | None = None
         self._pending: dict[str, _Pending] = {}
@@ -449,6 +492,7 @@ class MilabReporting:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
         self.attach_log_filter()
+        checks.reset()
         return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -473,6 +517,10 @@ class MilabReporting:
             if info is not None:
                 item.user_properties.append(
                     (TUTORIAL_PROPERTY, json.dumps(info, ensure_ascii=False, sort_keys=True)))
+        recorded = checks.take()
+        if recorded:
+            item.user_properties.append((CHECKS_PROPERTY, json.dumps({"when": call.when, "checks": recorded},
+                                                                     ensure_ascii=False)))
         report = yield
         try:
             redact_report(report)
@@ -495,6 +543,7 @@ class MilabReporting:
         except Exception:
             pass
         if self.writes_files:
+            self.seen.add(report.nodeid)
             self._record(report)
 
     def _record(self, report: pytest.TestReport) -> None:
@@ -508,6 +557,9 @@ class MilabReporting:
         pending = self._pending.setdefault(nodeid, _Pending())
         if info is not None:
             pending.info = info
+        recorded = _checks_from_properties(getattr(report, "user_properties", None))
+        if recorded:
+            pending.checks = {**(pending.checks or {}), **recorded}
         pending.duration += float(getattr(report, "duration", 0.0) or 0.0)
         outcome = _phase_outcome(report)
         if outcome is not None:
@@ -539,21 +591,48 @@ class MilabReporting:
             duration=round(pending.duration, 4),
             nodeid=nodeid,
             reason=redact(pending.reason) if pending.reason else None,
+            procedure=info.get("procedure"), pivot=info.get("pivot"), os=info.get("os"),
+            identity=info.get("identity"),
+            checks=[c for when in ("setup", "call", "teardown") for c in (pending.checks or {}).get(when, [])],
         ))
 
     # ---- end of session
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = max(self.collected, len(session.items))
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html write their files
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.writes_files:
             return
         for nodeid in list(self._pending):  # e.g. a crashed xdist worker: no teardown report
             self._finish_row(nodeid)
+        if not self.seen:
+            return  # no test ran: reports/ keeps the last real run's files
+        total = max(self.collected, getattr(session, "testscollected", 0) or 0, len(self.seen))
+        never = total - len(self.seen)
+        stopped = session.shouldstop or session.shouldfail
+        if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) or stopped or never > 0:
+            why = (str(stopped) if isinstance(stopped, str) else "stopped early") if stopped else (
+                "interrupted" if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) else "ended early")
+            self.incomplete = f"INCOMPLETE: the run was {why}; {never} of {total} tests never ran"
         self.matrix_written = write_matrix(self.rows, self.reports_dir, target=self.target,
-                                           guest_isolation=_guest_isolation(self.target))
+                                           guest_isolation=_guest_isolation(self.target), incomplete=self.incomplete)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.writes_files:
             return
-        names = [p.name for p in self.files] + [MATRIX_MD, MATRIX_JSON]
+        if not self.seen:
+            terminalreporter.write_sep("-", f"milab reports: no test ran; {self.reports_dir} left as it was")
+            return
+        from milab.reporting.summary import by_tutorial
+        lines = by_tutorial(self.rows)
+        if lines:
+            terminalreporter.write_sep("=", "milab: by tutorial")
+            for line, markup in lines:
+                terminalreporter.write_line(line, **markup)
+        if self.incomplete:
+            terminalreporter.write_line(self.incomplete, yellow=True, bold=True)
+        names = [p.name for p in self.files] + [MATRIX_MD, MATRIX_HTML, MATRIX_JSON]
         terminalreporter.write_sep(
             "-", f"milab reports in {self.reports_dir}: {', '.join(names)} "
                  f"({len(self.rows)} scenario row{'' if len(self.rows) == 1 else 's'})")
@@ -563,13 +642,129 @@ class MilabReporting:
                 " (WARNING: in-VM steps ran as the emulator's user on the host)" if isolation == "none" else ""),
                 yellow=isolation == "none")
 
+    def keep_previous(self) -> None:
+        """Move the last run's report files aside (hard links: the originals stay until replaced)."""
+        for path in [*self.files, *(self.reports_dir / n for n in (MATRIX_MD, MATRIX_JSON, MATRIX_HTML))]:
+            if path.is_file():
+                self.staging.mkdir(parents=True, exist_ok=True)
+                kept = self.staging / f"{len(self._kept)}-{path.name}"
+                try:
+                    os.link(path, kept)
+                except OSError:
+                    shutil.copy2(path, kept)
+                self._kept.append((kept, path))
+
     def finish(self) -> None:
         """At pytest_unconfigure: junitxml and pytest-html wrote their files in
-        pytest_sessionfinish; redact them once more and take the log filter off."""
+        pytest_sessionfinish. If a test ran, redact them once more (and mark an incomplete run);
+        if none did, put the last run's files back. Then take the log filter off."""
         try:
             if self.writes_files:
-                for path in self.files:
-                    if path.is_file():
+                if self.seen:
+                    for path in self.files:
+                        if not path.is_file():
+                            continue
                         redact_file(path)
+                        if path.suffix.lower() in (".html", ".htm"):
+                            finish_html(path, self.incomplete)
+                        elif self.incomplete:
+                            mark_xml_incomplete(path, self.incomplete)
+                    self.published = True
+                else:
+                    kept = {final for _, final in self._kept}
+                    for path in self.files:  # written by this run that ran nothing, and no earlier file
+                        if path not in kept and path.is_file():
+                            path.unlink()
+                    for saved, final in self._kept:
+                        os.replace(saved, final)
         finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
             self.detach_log_filter()
+
+
+class _XdistCount:
+    """With pytest-xdist, the controller learns the number of tests from the workers' collections."""
+
+    def __init__(self, state: MilabReporting) -> None:
+        self.state = state
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list) -> None:
+        self.state.collected = max(self.state.collected, len(ids))
+
+
+class _HtmlColumns:
+    """report.html: Family, Page, Section and Target columns; the failure's reason above its log."""
+
+    def __init__(self, state: MilabReporting) -> None:
+        self.state = state
+
+    def pytest_html_results_table_header(self, cells: list) -> None:
+        cells[2:2] = ['<th class="sortable" data-column-type="family">Family</th>',
+                      '<th class="sortable" data-column-type="page">Page</th>',
+                      "<th>Section</th>", '<th class="sortable" data-column-type="target">Target</th>']
+
+    def pytest_html_results_table_row(self, report: Any, cells: list) -> None:
+        info = _info_from_properties(getattr(report, "user_properties", None)) or {}
+        esc = _html.escape
+        page = ""
+        if info.get("page_title"):
+            from milab.reporting.grid import GridRow, page_link
+            g = GridRow(info.get("family") or "", info.get("variant") or "", page_title=info.get("page_title"),
+                        page_seed=info.get("page_seed"))
+            href, where = page_link(g)
+            title = esc(info["page_title"])
+            page = (f'<a href="{esc(href, quote=True)}">{title}</a>' if href else title) + (
+                f' <small>({esc(where)})</small>' if where else "")
+        sections = list(info.get("sections") or [])
+        section = esc("; ".join(sections[:2]) + (f"; +{len(sections) - 2}" if len(sections) > 2 else ""))
+        family = esc(f"{info['family']}[{info.get('variant', '')}]") if info.get("family") else ""
+        cells[2:2] = [f'<td class="col-family">{family}</td>', f'<td class="col-page">{page}</td>',
+                      f'<td class="col-section">{section}</td>',
+                      f'<td class="col-target">{esc(str(info.get("target") or self.state.target))}</td>']
+
+    def pytest_html_results_table_html(self, report: Any, data: list) -> None:
+        if report.failed or (report.skipped and report.when != "call"):
+            reason = _failure_reason(report)
+            if reason:
+                data.insert(0, '<div class="milab-reason" style="background:#fde7e6;color:#8e1b1f;'
+                               'font:600 14px system-ui,sans-serif;padding:6px 8px;margin:4px 0">'
+                               f"{_html.escape(redact(reason)[:400])}</div>")
+
+    def pytest_html_results_summary(self, prefix: list, summary: list, postfix: list, session: Any) -> None:
+        if self.state.incomplete:
+            prefix.append('<p style="background:#fff4ce;border:1px solid #c19c00;padding:8px;font-weight:700">'
+                          f"{_html.escape(self.state.incomplete)}</p>")
+
+
+def finish_html(path: Path, incomplete: str | None) -> None:
+    """Rows in a stable order (by test id, whatever order xdist finished them in); INCOMPLETE in the title."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    match = _JSONBLOB.search(text)
+    if match:
+        try:
+            data = json.loads(_html.unescape(match.group(2)))
+            if isinstance(data.get("tests"), dict):
+                data["tests"] = dict(sorted(data["tests"].items()))
+                blob = _html.escape(json.dumps(data), quote=True)
+                text = text[:match.start(2)] + blob + text[match.end(2):]
+        except ValueError:
+            pass
+    if incomplete:
+        text = re.sub(r"<title>(.*?)</title>", lambda m: f"<title>INCOMPLETE - {m.group(1)}</title>", text, 1)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.order")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def mark_xml_incomplete(path: Path, incomplete: str) -> None:
+    """An XML comment after the declaration: the file stays valid JUnit XML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    note = f"<!-- {incomplete.replace('--', '-')} -->"
+    cut = text.find("?>") + 2 if text.startswith("<?xml") else 0
+    path.write_text(text[:cut] + note + text[cut:], encoding="utf-8")
