@@ -643,15 +643,12 @@ class MilabReporting:
                 yellow=isolation == "none")
 
     def keep_previous(self) -> None:
-        """Move the last run's report files aside (hard links: the originals stay until replaced)."""
+        """Copy the last run's report files aside (copies: junitxml and pytest-html rewrite in place)."""
         for path in [*self.files, *(self.reports_dir / n for n in (MATRIX_MD, MATRIX_JSON, MATRIX_HTML))]:
             if path.is_file():
                 self.staging.mkdir(parents=True, exist_ok=True)
                 kept = self.staging / f"{len(self._kept)}-{path.name}"
-                try:
-                    os.link(path, kept)
-                except OSError:
-                    shutil.copy2(path, kept)
+                shutil.copy2(path, kept)
                 self._kept.append((kept, path))
 
     def finish(self) -> None:
@@ -753,7 +750,8 @@ def finish_html(path: Path, incomplete: str | None) -> None:
         except ValueError:
             pass
     if incomplete:
-        text = re.sub(r"<title>(.*?)</title>", lambda m: f"<title>INCOMPLETE - {m.group(1)}</title>", text, 1)
+        text = re.sub(r"<title([^>]*)>(.*?)</title>", lambda m: f"<title{m.group(1)}>INCOMPLETE - {m.group(2)}</title>",
+                      text, count=1)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.order")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
