@@ -17,31 +17,66 @@ def _export_lines(env: dict[str, str]) -> str:
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()) + "\n"
 
 
+def _check_serve_args(args: argparse.Namespace) -> str | None:
+    """A one-line reason the arguments cannot work, or None."""
+    import ipaddress
+    if not 0 <= args.port <= 65535:
+        return f"--port {args.port} is out of range (0-65535; 0 picks a free port)"
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return f"--host {args.host} is not a loopback address (the emulator listens on 127.0.0.1, ::1 or localhost only)"
+    return None
+
+
+def _banner(emu) -> str:
+    from .runs import emulated_hosts
+    hosts = ", ".join(emulated_hosts())
+    return (f"milab emulator ready (pid {os.getpid()})\n"
+            f"  proxy:        {emu.proxy_url}\n"
+            f"  CA bundle:    {emu.pki.bundle}\n"
+            f"  tenant:       {emu.state.tenant_id}\n"
+            f"  subscription: {emu.state.subscription_id}\n"
+            f"  state:        {emu.run_dir}\n"
+            f"  emulates:     {hosts}\n"
+            f"Environment for clients: eval \"$(milab serve --detach)\" (or --print-env in the foreground).\n"
+            f"Stop: Ctrl-C here, or 'milab stop --pid {os.getpid()}'; 'milab status' lists running emulators.\n")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .cloud.server import Config, serve
 
+    problem = _check_serve_args(args)
+    if problem:
+        print(f"milab serve: {problem}", file=sys.stderr)
+        return 2
     if args.detach:
         return _serve_detached(args)
+    from . import runs
+    temporary = not args.state_dir or args.temporary_state_dir
+    state_dir = Path(args.state_dir) if args.state_dir else runs.private_dir("milab-emulator-")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from .redact import RedactingFilter
     for handler in logging.getLogger().handlers:  # the emulator's log never holds a token, key or SAS
         handler.addFilter(RedactingFilter())
-    config = Config(host=args.host, port=args.port, state_dir=Path(args.state_dir) if args.state_dir else None,
+    config = Config(host=args.host, port=args.port, state_dir=state_dir,
                     enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
                     imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage,
                     permissive_cosmos=args.permissive_cosmos,
                     guest_isolation=args.guest_isolation)
 
+    became_ready = []
+
     def ready(emu):
+        became_ready.append(True)
+        runs.register(emu, temporary=temporary)
         if args.print_env:
             sys.stdout.write(_export_lines(emu.operator_env()))
         else:
-            sys.stdout.write(f"milab emulator ready\n  proxy:      {emu.proxy_url}\n"
-                             f"  CA bundle:  {emu.pki.bundle}\n  tenant:     {emu.state.tenant_id}\n"
-                             f"  subscription: {emu.state.subscription_id}\n"
-                             f"{_isolation_banner(emu.guests.isolation)}"
-                             f"Run 'milab serve --detach' (or --print-env) for the environment to eval.\n")
+            sys.stdout.write(_banner(emu) + _isolation_banner(emu.guests.isolation))
         sys.stdout.flush()
 
         if not emu.guests.isolation.isolated:  # loud, even with --print-env (stdout is for eval)
@@ -49,14 +84,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     from .cloud.guests import GuestSetupError
+    import signal
+
+    def _interrupt(signum, frame):  # until the emulator's own handlers are installed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(serve(config, Path(args.env_file) if args.env_file else None, ready))
     except GuestSetupError as e:
         print(f"milab serve: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"milab serve: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        what = f"port {args.port} is already in use" if e.errno == 98 else str(e.strerror or e)
+        print(f"milab serve: cannot listen on {args.host}:{args.port}: {what}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        runs.unregister(os.getpid())
+        # a run directory of our own: nothing of it outlives the emulator (a detached start that failed
+        # leaves it to the parent, which reads the log first)
+        if temporary and (became_ready or not args.temporary_state_dir):
+            import shutil
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
@@ -70,13 +121,15 @@ def _isolation_banner(isolation) -> str:
 
 def _serve_detached(args: argparse.Namespace) -> int:
     """Start the emulator in the background and print ``export`` lines for ``eval``."""
-    state_dir = Path(args.state_dir or os.environ.get("TMPDIR", "/tmp")) / f"milab-{os.getpid()}-{int(time.time())}" \
-        if not args.state_dir else Path(args.state_dir)
+    from . import runs
+    state_dir = Path(args.state_dir) if args.state_dir else runs.private_dir("milab-")
     state_dir.mkdir(parents=True, exist_ok=True)
     env_file = state_dir / "env.json"
     env_file.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "milab", "serve", "--host", args.host, "--port", str(args.port),
            "--env-file", str(env_file), "--state-dir", str(state_dir)]
+    if not args.state_dir:
+        cmd.append("--temporary-state-dir")  # the emulator removes it when it stops
     if args.no_rbac:
         cmd.append("--no-rbac")
     if args.no_token_checks:
@@ -88,14 +141,21 @@ def _serve_detached(args: argparse.Namespace) -> int:
     if args.permissive_cosmos:
         cmd.append("--permissive-cosmos")
     cmd += ["--guest-isolation", args.guest_isolation]
-    log = open(state_dir / "emulator.log", "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    log_path = state_dir / "emulator.log"
+    with open(log_path, "ab") as log:
+        os.chmod(log_path, 0o600)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while not env_file.exists():
         if proc.poll() is not None:
-            print(f"milab serve: the emulator exited with {proc.returncode}; see {state_dir / 'emulator.log'}",
-                  file=sys.stderr)
-            return 1
+            lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()] \
+                if log_path.exists() else []
+            last = lines[-1] if lines else f"the emulator exited with {proc.returncode}"
+            if not args.state_dir:
+                import shutil
+                shutil.rmtree(state_dir, ignore_errors=True)
+            print(last if last.startswith("milab serve:") else f"milab serve: {last}", file=sys.stderr)
+            return 2 if proc.returncode == 2 else 1
         if time.time() > deadline:
             proc.kill()
             print("milab serve: the emulator did not become ready within 60 s", file=sys.stderr)
@@ -110,16 +170,42 @@ def _serve_detached(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    import signal
+    from . import runs
     pid = args.pid or os.environ.get("MILAB_EMULATOR_PID")
     if not pid:
-        print("milab stop: no MILAB_EMULATOR_PID in the environment and no --pid given", file=sys.stderr)
-        return 2
+        running = runs.running()
+        if len(running) != 1:
+            print("milab stop: " + ("no milab emulator is running" if not running else
+                                    f"{len(running)} emulators are running; say which with --pid "
+                                    f"({', '.join(str(r['pid']) for r in running)})"), file=sys.stderr)
+            return 2
+        pid = running[0]["pid"]
     try:
-        os.kill(int(pid), signal.SIGTERM)
-    except (ProcessLookupError, ValueError) as e:
-        print(f"milab stop: no emulator with pid {pid}: {e}", file=sys.stderr)
+        pid = int(pid)
+    except ValueError:
+        print(f"milab stop: --pid {pid} is not a process id", file=sys.stderr)
+        return 2
+    ok, why = runs.stop(pid)
+    if not ok:
+        print(f"milab stop: {why}", file=sys.stderr)
+        return 2 if "not a milab emulator" in why or "no process" in why else 1
+    print(why)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import runs
+    running = runs.running()
+    if args.json:
+        print(json.dumps(running, indent=2))
+        return 0 if running else 1
+    if not running:
+        print("no milab emulator is running")
         return 1
+    for r in running:
+        print(f"milab emulator pid {r['pid']}: {r.get('proxy')} since {r.get('started')}\n"
+              f"  state directory: {r.get('state_dir')}{' (temporary)' if r.get('temporary') else ''}\n"
+              f"  emulates: {', '.join(r.get('hosts') or [])}")
     return 0
 
 
@@ -131,6 +217,8 @@ def cmd_janitor(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="milab", description="Azure managed-identity tutorials as tests: an emulated "
                                                           "Azure, a sandbox janitor and a docs gate.")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"milab {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the emulated Azure on loopback",
                        description="Run the emulated Azure (Entra, IMDS, ARM, data planes) behind a forward proxy "
@@ -157,11 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "private mount, network and PID namespaces; needs root on Linux; refuse to start without "
                         "it), 'none' (as the emulator's own user on the host), or 'auto' (default: namespaces "
                         "when available, else none, with a warning)")
+    s.add_argument("--temporary-state-dir", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
-    st = sub.add_parser("stop", help="stop an emulator started with --detach")
-    st.add_argument("--pid", help="its pid (default: $MILAB_EMULATOR_PID)")
+    st = sub.add_parser("stop", help="stop a milab emulator (verified to be one), wait, clean up its run directory")
+    st.add_argument("--pid", help="its pid (default: $MILAB_EMULATOR_PID, else the only one running)")
     st.set_defaults(func=cmd_stop)
+    stat = sub.add_parser("status", help="list running milab emulators: where, since when, which hosts, state")
+    stat.add_argument("--json", action="store_true", help="print JSON")
+    stat.set_defaults(func=cmd_status)
     j = sub.add_parser("janitor", help="delete expired milab resource groups from the sandbox subscription",
                        description="Delete resource groups tagged by milab whose 'milab-expires' tag has passed "
                                    "(uses AZURE_SUBSCRIPTION_ID and DefaultAzureCredential).")

@@ -20,6 +20,7 @@ class EmbeddedEmulator:
     """A ``milab serve`` child process and the environment clients need to reach it."""
 
     def __init__(self, extra_args: list[str] | None = None, state_dir: Path | None = None):
+        self._own_dir = state_dir is None  # a private temporary directory (0700), removed at stop
         self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="milab-run-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.env_file = self.dir / "env.json"
@@ -34,9 +35,13 @@ class EmbeddedEmulator:
         deadline = time.monotonic() + 60
         while not self.env_file.exists():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the emulator exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                log = self.log.read_text()[-2000:]
+                self._remove_dir()
+                raise RuntimeError(f"the emulator exited with {self.proc.returncode}: {log}")
             if time.monotonic() > deadline:
                 self.proc.kill()
+                self.proc.wait()
+                self._remove_dir()
                 raise RuntimeError("the emulator did not become ready within 60 s")
             time.sleep(0.02)
         self.env = json.loads(self.env_file.read_text())
@@ -48,6 +53,13 @@ class EmbeddedEmulator:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        self._remove_dir()
+
+    def _remove_dir(self) -> None:
+        if self._own_dir:
+            import shutil
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def load_env(path: str | Path) -> dict[str, str]:

@@ -25,10 +25,13 @@ def run_janitor(dry_run: bool = False, prefix: str | None = None, include_unexpi
     if not sub:
         print("milab janitor: set AZURE_SUBSCRIPTION_ID to the sandbox subscription", file=sys.stderr)
         return 2
-    from azure.core.exceptions import HttpResponseError
+    import logging
+
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
     from azure.identity import DefaultAzureCredential
     from azure.mgmt.resource.resources import ResourceManagementClient
 
+    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)  # one line on failure, not the chain's log
     client = ResourceManagementClient(DefaultAzureCredential(exclude_managed_identity_credential=True), sub)
     now = dt.datetime.now(dt.timezone.utc)
     doomed = []
@@ -38,6 +41,10 @@ def run_janitor(dry_run: bool = False, prefix: str | None = None, include_unexpi
                 continue
             if (rg.tags or {}).get(OWNER_TAG) == "true" and (include_unexpired or expired(rg.tags, now)):
                 doomed.append(rg)
+    except ClientAuthenticationError:
+        print(f"milab janitor: no credential for subscription {sub}: DefaultAzureCredential found none that works "
+              "(set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, or az login)", file=sys.stderr)
+        return 2
     except HttpResponseError as e:
         print(f"milab janitor: cannot list resource groups: {e.message}", file=sys.stderr)
         return 1
