@@ -7,14 +7,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.milab-installed
 SYSTEM_STAMP := $(VENV)/.milab-system
 WORKERS ?= 2
-APT_PACKAGES := curl shellcheck
+APT_PACKAGES := curl shellcheck python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps scenarios test bench nightly clean
 
 NPM_STAMP := infra/node_modules/.milab-installed
 
-deps: $(STAMP) $(SYSTEM_STAMP) $(NPM_STAMP)
+deps: $(SYSTEM_STAMP) $(STAMP) $(NPM_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,9 @@ $(SYSTEM_STAMP): Makefile
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-# Azurite (the blob engine behind the storage gateway) and @vercel/cosmosdb-server (bench/cosmos.py's
-# reference), pinned by infra/package-lock.json.
+# Azurite (the blob engine behind the storage gateway), @vercel/cosmosdb-server (bench/cosmos.py's
+# reference) and the Node 22 Azurite needs (npm's "node" package; Debian 12 ships Node 18), pinned by
+# infra/package-lock.json.
 $(NPM_STAMP): infra/package.json infra/package-lock.json
 	npm ci --prefix infra --no-audit --no-fund --loglevel=error
 	touch $@

@@ -261,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--prefix", default=None, help="only groups whose name starts with this prefix")
     j.add_argument("--all", action="store_true", help="also delete milab groups that have not expired yet")
     j.set_defaults(func=cmd_janitor)
+    from . import parity
+    par = sub.add_parser("parity", help="compare recorded Azure responses with the emulator's (status, code, shape)",
+                         description=parity.__doc__.split("\n\n")[0])
+    parity.add_arguments(par)
+    par.set_defaults(func=parity.run)
     try:
         from .docs.cli import add_parser as add_docs
     except ImportError:  # pragma: no cover - the docs gate is optional at import time

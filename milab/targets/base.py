@@ -70,7 +70,10 @@ class Vm:
         """Send one HTTP request from inside the VM, with the guest's own tool."""
         step = HttpStep(method, url, dict(headers or {}), body)
         code, out, err = self.target.run_in_vm(self, render(step, self.os))
-        return parse_output(out, step, err)
+        result = parse_output(out, step, err)
+        from .. import parity
+        parity.note(step, result)  # with --record-responses: status, code and body shape, redacted
+        return result
 
     def python(self, code: str, packages: tuple[str, ...] = ("azure-storage-blob", "azure-identity")) -> HttpResult:
         """Run a small Python program inside the VM (an SDK step). The result's ``status`` is the

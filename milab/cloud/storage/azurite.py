@@ -189,7 +189,9 @@ class AzuriteManager:
                if not k.upper().startswith(("AZURE_", "MILAB_", "HTTP_PROXY", "HTTPS_PROXY"))}
         env.update({"MILAB_AZURITE_ROOT": str(root), "AZURITE_ACCOUNTS": self._accounts_string(),
                     "MILAB_AZURITE_CA": str(self.ca), "MILAB_UDK_SEED": self.udk_seed})
-        node = shutil.which("node") or "node"
+        # Azurite 3.37 declares node >= 22: the Node pinned in infra/package.json (npm's "node" package), else PATH's
+        pinned = REPO_ROOT / "infra" / "node_modules" / ".bin" / "node"
+        node = str(pinned) if pinned.exists() else shutil.which("node") or "node"
         cmd = [node, str(LAUNCHER), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(self.directory),
                "--cert", str(self.cert), "--key", str(self.key), "--skipApiVersionCheck", "--disableTelemetry",
                "--silent"]
