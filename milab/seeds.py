@@ -81,7 +81,8 @@ def page_headings(title: str, seed: str, root: str | None = None) -> list[tuple[
     want = norm(title)
     start = next((i for i, (_, _, text) in enumerate(hs) if norm(text) == want), None)
     if start is None:  # a one-page seed: titled by its front matter, or an include named by its file
-        if want == norm(Path(seed).stem) or want == norm(front_matter_title(seed, root) or ""):
+        if (want == norm(Path(seed).stem) or want == norm(front_matter_title(seed, root) or "")
+                or not any(h[1] == 1 for h in hs)):  # an include: no title of its own, one page
             return [(1, 0, title), *hs]
         return []
     known = _known_titles()
