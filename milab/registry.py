@@ -382,6 +382,11 @@ def _cosmos_rbac(variant: str) -> Tutorial:
         # created without a partition key definition, so its key path is /_partitionKey
         "partition_key_property": "_partitionKey", "partition_key_value": "pkey", "query": "SELECT * FROM c",
         "endpoint": "https://{account}.documents.azure.com:443/",
+        # the page's program creates the database and container through Resource Manager with the
+        # VM's identity, and the page grants no Azure role for it (the scenario shows the 403)
+        "page_ungranted": {"action": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/write",
+                           "section": "Access data", "operation": "creates the database through Resource Manager",
+                           "status": 403, "code": "AuthorizationFailed", "role": "DocumentDB Account Contributor"},
     }
     return Tutorial("cosmos_rbac", variant, COSMOS_RBAC_PAGE,
                     ("Create an Azure VM with a managed identity", "Create an Azure Cosmos DB account", "Grant access",

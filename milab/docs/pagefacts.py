@@ -42,6 +42,7 @@ NOT_PAGE_FACTS: dict[str, str] = {
     "procedure": "milab's id of the procedure", "pivot": "the pivot the procedure is in",
     "how": "how milab reproduces the procedure", "seed_lines": "where the procedure is in the seed",
     "step": "milab's name of the step", "page_defect": "milab's note of a defect of the page",
+    "page_ungranted": "milab's note of a role the page never grants (rule DENY002)",
 }
 
 #: (tutorial key or family, fact key) -> why this page does not state the fact
@@ -52,6 +53,11 @@ NOT_ON_THIS_PAGE: dict[tuple[str, str], str] = {
     ("key_vault_rbac", "model"): "the RBAC variant reproduces the current Key Vault model, not this page's",
     ("other_hosts", "role"): "the Bicep procedures create the host and its identity; the role the scenario then "
                              "grants is its own example, the page grants none",
+    ("cosmos_rbac", "os"): "the page's VM may be Windows or Linux (it links both quickstarts); the scenario runs "
+                           "Linux",
+    ("cosmos_rbac", "role"): "the page grants no Azure role (DENY002 reports it); DocumentDB Account Contributor "
+                             "is the role the scenario grants so that the page's program can run",
+    ("cosmos_rbac", "role_scope"): "the page grants no Azure role (DENY002 reports it)",
     ("ua_identity_crud[overview-shared]", "role"): "the overview describes a grant in general; Reader is the "
                                                    "scenario's example",
     ("ua_identity_crud[portal-role]", "role"): "the page lets the reader choose 'the role to assign'; the "
@@ -100,8 +106,21 @@ class Reader:
             next((c for c in own if c.query.get("resource")), own[0] if own else None)
 
     def arm_calls(self):
-        shape = _shape(str(self.want.get("arm_path") or ""))
-        return [c for c in self.facts.arm_calls if shape and _shape(c.path) == shape]
+        want = str(self.want.get("arm_path") or "")
+        shape = _shape(want)
+        if not shape:
+            return []
+        exact = [c for c in self.facts.arm_calls if _shape(c.path) == shape]
+        # a path with a placeholder where the scenario has a name ('.../<KEY OPERATION TYPE>?...')
+        # is the page's call when the prose before it offers that name ('use `listKeys`')
+        return exact or [c for c in self.facts.arm_calls
+                         if _placeholder_shape_match(c.path, want, self.choices_before(c.line))]
+
+    def choices_before(self, line: int, within: int = 15) -> set[str]:
+        """What the prose just before ``line`` offers in backticks (a page's 'use `listKeys` for
+        read/write keys, `readonlykeys` for read-only ones'), lower-cased."""
+        text = " ".join(t.text for t in self.page.prose if line - within <= t.line < line)
+        return {m.strip().lower() for m in re.findall(r"`([^`<>]{2,80})`", text)}
 
     def outputs_after(self, line: int, within: int = 60):
         return [(ln, d) for ln, d in self.facts.outputs if line < ln <= line + within]
@@ -116,6 +135,22 @@ class Reader:
 
 def _res(c) -> str:
     return unquote(c.query.get("resource", ""))
+
+
+def _placeholder_shape_match(page_path: str, want_path: str, choices: set[str]) -> bool:
+    page = [x for x in page_path.split("?")[0].split("/") if x]
+    want = [x for x in want_path.split("?")[0].split("/") if x]
+    if len(page) != len(want) or not choices:
+        return False
+    bound = False
+    for i, (a, b) in enumerate(zip(page, want)):
+        if i % 2 or a.lower() == b.lower():
+            continue
+        if F.PLACEHOLDER.fullmatch(a) and b.lower() in choices:
+            bound = True
+            continue
+        return False
+    return bound
 
 
 def _shape(path: str) -> str:
@@ -200,13 +235,31 @@ def _os(r: Reader):
     return None
 
 
+def _identity_in(text: str) -> str | None:
+    t = text.lower()
+    user = "user-assigned" in t or "user assigned" in t
+    system = "system-assigned" in t or "system assigned" in t
+    return None if user == system else ("user" if user else "system")
+
+
 @reads("identity")
 def _identity(r: Reader):
-    t = r.page.title.lower()
-    if "user-assigned" in t or "user assigned" in t:
-        return "user", r.page.line
-    if "system-assigned" in t or "system assigned" in t:
-        return "system", r.page.line
+    """The page's title, else its first heading (a Learn file's front-matter title can be shorter
+    than its H1), else the description; a page about both kinds states the variant's kind in a
+    heading of its own ('Create a VM with a user-assigned managed identity')."""
+    kind = _identity_in(r.page.title)
+    if kind:
+        return kind, r.page.line
+    h1 = next((h for h in r.page.headings if h.level == 1), None)
+    if h1 is not None and _identity_in(h1.text):
+        return _identity_in(h1.text), h1.line
+    kind = _identity_in(r.page.front_matter.get("description", ""))
+    if kind:
+        return kind, r.page.line
+    want = r.want.get("identity")
+    for h in r.page.headings:
+        if h.level > 1 and _identity_in(h.text) == want:
+            return want, h.line
     return None
 
 
@@ -315,9 +368,20 @@ def granted_roles(facts: F.PageFacts) -> list[tuple[str, int, str | None]]:
         name = ref.name or (K.role_by_id(ref.id) if ref.id else None)
         if name and "<" not in name and "$" not in name:
             out.append((name, ref.line, _scope_of(facts, ref.line)))
+        elif name and ref.command and F.PLACEHOLDER.search(name):
+            # --role '<ROLE NAME>' after prose offering the roles: 'Assign the `DocumentDB Account
+            # Contributor` role ..., or assign the `Cosmos DB Account Reader Role` role ...'
+            for choice in _roles_offered(facts.page, ref.line):
+                out.append((choice, ref.line, _scope_of(facts, ref.line)))
     for name, line in portal_roles(facts.page):
         out.append((name, line, None))
     return out
+
+
+def _roles_offered(page, line: int, within: int = 15) -> list[str]:
+    from . import knowledge as K
+    text = " ".join(t.text for t in page.prose if line - within <= t.line < line)
+    return [m for m in re.findall(r"`([^`<>]{2,80})`", text) if K.role_by_name(m.strip())]
 
 
 def _scope_of(facts: F.PageFacts, line: int) -> str | None:
@@ -431,6 +495,8 @@ def _request_body(r: Reader):
     want = r.want.get("request_body")
     if isinstance(want, str):  # no body (listKeys): curl -d "" or no -Body at all
         return (c.body or "").strip().strip("'\""), c.line
+    if want is None:  # the scenario sends no body: the page's call has none, or shows the one it sends
+        return (c.body if c.body and c.body.strip() else None), c.line
     body = c.body
     data = None
     if body and body.strip().startswith("{"):

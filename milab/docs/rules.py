@@ -1850,6 +1850,31 @@ def _deny001(ctx):
                               f"role that has the action.")
 
 
+@rule("DENY002", "error", "a step needs an Azure role the page never grants",
+      fix="add a step that assigns a role whose actions include the call (the scenario's role works), before the step")
+def _deny002(ctx):
+    """For pages in the tutorial registry whose scenario shows a step refused because the page grants
+    no Azure RBAC role that allows it (the ``page_ungranted`` fact). The Cosmos DB RBAC page grants a
+    data-plane role only, while its program creates the database and container through Resource
+    Manager with the VM's identity: Resource Manager answers 403 AuthorizationFailed. Reported at the
+    step's section while no role the page assigns has the action."""
+    from ..cloud.authorization import permits, roles
+    from .pagefacts import granted_roles
+    for t in ctx.tutorials:
+        need = t.facts.get("page_ungranted")
+        if not need:
+            continue
+        granted = [roles.by_name(name) for name, _, _ in granted_roles(ctx.facts)]
+        if any(r is not None and permits(r, need["action"]) for r in granted):
+            continue
+        heading = next((h for h in ctx.page.headings if h.text.strip() == need["section"]), None)
+        yield ctx.finding(heading.line if heading else ctx.page.line,
+                          f"{t.key}: '{need['section']}' {need['operation']}, which needs {need['action']}; the "
+                          f"page assigns no Azure role that has it, so Resource Manager answers {need['status']} "
+                          f"{need['code']} (the scenario shows it). Assign '{need['role']}' (or a role with the "
+                          f"action) to the identity first.")
+
+
 class _Missing:
     def __repr__(self):
         return "<missing>"

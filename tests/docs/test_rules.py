@@ -125,7 +125,8 @@ ONLY_IN_CONTEXT = {"CODE002": "needs ShellCheck: test_shellcheck_on_real_text",
                    "DRIFT001": "needs a registry tutorial: test_drift_on_real_text",
                    "DRIFT002": "needs a registry tutorial: test_drift_on_real_text",
                    "DRIFT003": "needs a registry tutorial: test_drift_on_real_text",
-                   "DENY001": "needs a registry tutorial: tests/test_docs_seeds.py"}
+                   "DENY001": "needs a registry tutorial: tests/test_docs_seeds.py",
+                   "DENY002": "needs a registry tutorial: tests/test_docs_seeds.py"}
 
 
 @pytest.mark.parametrize("rule_id", sorted(REAL))
