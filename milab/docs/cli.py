@@ -132,7 +132,13 @@ def cmd_check(args) -> int:
     results, run_findings = check_files(files, shellcheck=False if args.no_shellcheck else True, only=only,
                                         changes=changes, baseline=baseline, all_findings=args.all_findings)
     if args.run:
-        run_findings += run_scenarios(results, target=args.target, out_dir=out_dir, timeout=args.run_timeout)
+        def progress(line: str) -> None:
+            print(redact(line), file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(f"running the scenarios of {sum(len(r.tutorials) for r in results)} tutorial(s) on "
+                  f"--target {args.target} ...", file=sys.stderr, flush=True)
+        run_findings += run_scenarios(results, target=args.target, out_dir=out_dir, timeout=args.run_timeout,
+                                      progress=None if args.quiet else progress)
     meta["files"] = [str(f) for f in files]
     meta["affected_pages"] = [{"file": r.page.file, "title": r.page.title, "line": r.page.line,
                                "end_line": r.page.end_line, "changed_lines": r.changed_lines} for r in results]
@@ -144,8 +150,10 @@ def cmd_check(args) -> int:
         for r in results:
             for f in r.findings:
                 print(redact(one_line(f)))
-            for s in r.scenarios:
-                print(f"{r.page.file}:{r.page.line}: scenario {s['test']}: {s['outcome']}")
+            for s in r.scenarios:  # a failure's one-line reason on its line
+                why = f": {redact(_first_line(s['message']))}" if s["outcome"] in ("failed", "error") and \
+                    s.get("message") else ""
+                print(f"{r.page.file}:{r.page.line}: scenario {s['test']}: {s['outcome']}{why}")
         for f in run_findings:
             if f.category == "defect":
                 print(redact(one_line(f, with_file=bool(f.file))))
@@ -157,6 +165,11 @@ def cmd_check(args) -> int:
           + (f", {left_out} in the baseline" if args.baseline else "")
           + f". Reports: {paths['markdown']}, {paths['json']}, {paths['junit']}")
     return exit_status(results, run_findings)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def cmd_baseline(args) -> int:

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from .. import registry
@@ -459,10 +459,47 @@ def doc_facts_for_run(result: PageResult) -> dict[str, dict[str, Any]]:
 
 # ------------------------------------------------------------------ running scenarios
 
+_PROGRESS = re.compile(r"^(?P<test>\S+::\S+)\s+(?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+
+
+def _stream_pytest(cmd: list[str], cwd: Path, env: dict, timeout: int,
+                   progress: Callable[[str], None] | None) -> tuple[int, str]:
+    """Run pytest, passing each finished test's line to ``progress`` as it comes; (status, output tail)."""
+    import threading
+    proc = subprocess.Popen(cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, errors="replace")
+    tail: list[str] = []
+    done = 0
+
+    def read() -> None:
+        nonlocal done
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line)
+            del tail[:-60]
+            m = _PROGRESS.match(line.strip())
+            if m and progress is not None:
+                done += 1
+                progress(f"[{done}] {m['outcome'].lower():7} {m['test']}")
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        reader.join(5)
+        return -1, f"pytest did not finish within {timeout} s"
+    reader.join(5)
+    return rc, "".join(tail)[-1500:]
+
+
 def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
                   repo_root: Path = REPO_ROOT, timeout: int = 1800,
-                  python: str = sys.executable) -> list[Finding]:
-    """Run the scenarios of the tutorials the pages map to; attach outcomes to the results."""
+                  python: str = sys.executable, progress: Callable[[str], None] | None = None) -> list[Finding]:
+    """Run the scenarios of the tutorials the pages map to; attach outcomes to the results.
+    ``progress`` gets one line per finished test while they run."""
     affected = [r for r in results if r.tutorials]
     if not affected:
         return []
@@ -485,13 +522,10 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
         junit.unlink()
     cmd = [python, "-m", "pytest", *modules, "-k", " or ".join(terms), "--doc-facts", str(facts_file),
            "--target", target,
-           "-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
+           "-p", "no:cacheprovider", "-v", "--no-header", f"--junitxml={junit}"]
     env = dict(os.environ)
     try:
-        proc = subprocess.run(cmd, cwd=str(repo_root), capture_output=True, text=True, timeout=timeout, env=env)
-        rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-1500:]
-    except subprocess.TimeoutExpired:
-        rc, tail = -1, f"pytest did not finish within {timeout} s"
+        rc, tail = _stream_pytest(cmd, repo_root, env, timeout, progress)
     except OSError as exc:
         rc, tail = -1, f"could not start pytest: {exc}"
     cases = parse_junit(junit, repo_root) if junit.exists() else []

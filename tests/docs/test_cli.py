@@ -111,9 +111,43 @@ def test_run_feeds_page_facts_to_the_scenarios(tmp_path):
                     "resourceGroups/<RG>?api-version=2016-06-01' -Headers @{Authorization=\"Bearer $t\"}).content\n```\n")
     results, _ = check_files([page], shellcheck=False)
     assert [t.key for t in results[0].tutorials] == ["arm_read[windows-system-assigned]"]
-    run_scenarios(results, target="emulator", out_dir=tmp_path / "out", repo_root=repo, python=sys.executable)
+    seen = []
+    run_scenarios(results, target="emulator", out_dir=tmp_path / "out", repo_root=repo, python=sys.executable,
+                  progress=seen.append)
     facts = json.loads((tmp_path / "out" / "docs-facts.json").read_text())
     assert facts["arm_read[windows-system-assigned]"]["arm_api_version"] == "2016-06-01"
     (s,) = results[0].scenarios
     assert s["outcome"] == "passed", s
     assert s["test"] == "scenarios/test_arm_read.py::test_arm_read[windows-system-assigned]"
+    # progress while it runs: one line per finished test
+    assert seen == ["[1] passed  scenarios/test_arm_read.py::test_arm_read[windows-system-assigned]"], seen
+
+    # a page whose api-version the scenario refuses: the failure's reason is on the failure's line
+    page.write_text(page.read_text().replace("2016-06-01", "2015-01-01"))
+    results, _ = check_files([page], shellcheck=False)
+    run_scenarios(results, target="emulator", out_dir=tmp_path / "out2", repo_root=repo, python=sys.executable)
+    (s,) = results[0].scenarios
+    assert s["outcome"] == "failed" and "2015-01-01" in s["message"], s
+
+
+def test_check_run_prints_progress_and_each_failures_reason(tmp_path, monkeypatch, capsys):
+    from milab.docs import gate
+
+    def fake_run(results, *, progress=None, **kw):
+        progress("[1] failed  scenarios/test_arm_read.py::test_arm_read[windows-system-assigned]")
+        for r in results:
+            for t in r.tutorials:
+                r.scenarios.append({"tutorial": t.key, "test": t.test, "outcome": "failed", "time": 1.0,
+                                    "message": "AssertionError: 403 AuthorizationFailed\nmore lines"})
+        return []
+    monkeypatch.setattr(gate, "run_scenarios", fake_run)
+    page = tmp_path / "page.md"
+    page.write_text("# Use a Windows VM system-assigned managed identity to access Resource Manager\n\n"
+                    "```powershell\n(Invoke-WebRequest -Uri 'https://management.azure.com/subscriptions/<SUB>/"
+                    "resourceGroups/<RG>?api-version=2016-06-01' -Headers @{Authorization=\"Bearer $t\"}).content\n```\n")
+    from milab.cli import main
+    main(["docs", "check", str(page), "--run", "--out", str(tmp_path / "out"), "--no-shellcheck"])
+    out, err = capsys.readouterr()
+    assert "[1] failed  scenarios/test_arm_read.py" in err
+    assert "scenario scenarios/test_arm_read.py::test_arm_read[windows-system-assigned]: failed: AssertionError: " \
+           "403 AuthorizationFailed" in out and "more lines" not in out, out
