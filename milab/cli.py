@@ -46,17 +46,19 @@ def _banner(emu) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .cloud.files import DirInUse, new_private_dir
     from .cloud.server import Config, serve
 
     problem = _check_serve_args(args)
     if problem:
         print(f"milab serve: {problem}", file=sys.stderr)
         return 2
+    # (no process-wide umask: every file is created with its mode, and guests need their own umask)
     if args.detach:
         return _serve_detached(args)
     from . import runs
     temporary = not args.state_dir or args.temporary_state_dir
-    state_dir = Path(args.state_dir) if args.state_dir else runs.private_dir("milab-emulator-")
+    state_dir = Path(args.state_dir) if args.state_dir else new_private_dir("milab-emulator-")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from .redact import RedactingFilter
@@ -92,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(serve(config, Path(args.env_file) if args.env_file else None, ready))
-    except GuestSetupError as e:
+    except (GuestSetupError, DirInUse) as e:
         print(f"milab serve: {e}", file=sys.stderr)
         return 2
     except OSError as e:
@@ -122,8 +124,13 @@ def _isolation_banner(isolation) -> str:
 def _serve_detached(args: argparse.Namespace) -> int:
     """Start the emulator in the background and print ``export`` lines for ``eval``."""
     from . import runs
-    state_dir = Path(args.state_dir) if args.state_dir else runs.private_dir("milab-")
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from .cloud.files import DirInUse, DirLock, new_private_dir, open_private_log, private_dir
+    state_dir = private_dir(args.state_dir) if args.state_dir else new_private_dir("milab-")
+    try:  # refuse before touching the directory of a running emulator (its child checks again, for good)
+        DirLock(state_dir).acquire().release()
+    except DirInUse as e:
+        print(f"milab serve: {e}", file=sys.stderr)
+        return 2
     env_file = state_dir / "env.json"
     env_file.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "milab", "serve", "--host", args.host, "--port", str(args.port),
@@ -142,15 +149,19 @@ def _serve_detached(args: argparse.Namespace) -> int:
         cmd.append("--permissive-cosmos")
     cmd += ["--guest-isolation", args.guest_isolation]
     log_path = state_dir / "emulator.log"
-    with open(log_path, "ab") as log:
-        os.chmod(log_path, 0o600)
+    with open_private_log(log_path) as log:  # 0600 from creation
+        start = log.tell()  # a reused --state-dir keeps earlier runs' lines: only this start's count
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while not env_file.exists():
         if proc.poll() is not None:
-            lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()] \
-                if log_path.exists() else []
-            last = lines[-1] if lines else f"the emulator exited with {proc.returncode}"
+            try:
+                with open(log_path, "rb") as f:
+                    f.seek(start)
+                    lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+            except OSError:
+                lines = []
+            last = lines[-1] if lines else f"the emulator exited with {proc.returncode}; see {log_path}"
             if not args.state_dir:
                 import shutil
                 shutil.rmtree(state_dir, ignore_errors=True)
@@ -227,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'pytest --target azure' talk to the emulator.")
     s.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=0, help="proxy port (default: any free port)")
-    s.add_argument("--state-dir", help="keep state, keys and certificates here across restarts")
+    s.add_argument("--state-dir",
+                   help="keep state, keys and certificates here across restarts (created 0700, its files 0600; "
+                        "each acknowledged ARM write is on disk before the answer; one emulator per directory: "
+                        "a second one exits with status 2)")
     s.add_argument("--env-file", help="write the client environment as JSON here once ready")
     s.add_argument("--print-env", action="store_true", help="print 'export' lines once ready (stays in foreground)")
     s.add_argument("--detach", action="store_true", help="start in the background and print 'export' lines")

@@ -16,17 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .cloud.files import private_dir, write_atomic
+
 
 def runs_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
     path = Path(base) / "milab" if base and Path(base).is_dir() else Path(tempfile.gettempdir()) / f"milab-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def private_dir(prefix: str) -> Path:
-    """A new run directory only its owner can enter (0700)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
+    return private_dir(path)
 
 
 def _proc_start(pid: int) -> str | None:
@@ -64,11 +60,7 @@ def register(emu: Any, *, temporary: bool) -> None:
               "started": dt.datetime.now().astimezone().replace(microsecond=0).isoformat(),
               "proxy": emu.proxy_url, "state_dir": str(emu.run_dir), "temporary": temporary,
               "hosts": emulated_hosts()}
-    path = runs_dir() / f"{pid}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    write_atomic(runs_dir() / f"{pid}.json", json.dumps(record), durable=False)  # 0600 from creation
 
 
 def unregister(pid: int) -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .files import PUBLIC_FILE_MODE, private_dir, write_atomic
 
 # Every TLS host name the tutorials use. Wildcards cover per-account hosts.
 TLS_HOSTS = [
@@ -86,8 +89,10 @@ def _name(cn: str) -> x509.Name:
 def create(directory: Path, hosts: list[str] | None = None) -> Pki:
     """Create (or reuse, when all files exist) the CA, the leaf and the bundle in ``directory``."""
     pki = Pki(Path(directory))
-    pki.directory.mkdir(parents=True, exist_ok=True)
+    private_dir(pki.directory)
     if all(p.exists() for p in (pki.ca_cert, pki.leaf_cert, pki.leaf_key, pki.bundle)):
+        if stat.S_IMODE(pki.bundle.stat().st_mode) != PUBLIC_FILE_MODE:  # an older milab made it with another mode
+            _write_bundle(pki, pki.ca_cert.read_bytes())
         return pki
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -112,11 +117,17 @@ def create(directory: Path, hosts: list[str] | None = None) -> Pki:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
-    pki.ca_cert.write_bytes(ca_pem)
-    pki.leaf_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca_pem)
-    pki.leaf_key.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
-    os.chmod(pki.leaf_key, 0o600)
-    system = _system_ca_pem()
-    pki.bundle.write_bytes(system.rstrip(b"\n") + b"\n" + ca_pem if system else ca_pem)
+    # every file 0600 from creation (write_atomic), the key above all; the CA certificate and the bundle
+    # are public and 0644, so an isolated guest (another uid) can read the bundle bind-mounted into it,
+    # while their 0700 directory keeps every other user of the host out
+    write_atomic(pki.leaf_key, leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+    write_atomic(pki.ca_cert, ca_pem, mode=PUBLIC_FILE_MODE)
+    write_atomic(pki.leaf_cert, leaf.public_bytes(serialization.Encoding.PEM) + ca_pem)
+    _write_bundle(pki, ca_pem)
     return pki
+
+
+def _write_bundle(pki: Pki, ca_pem: bytes) -> None:
+    system = _system_ca_pem()
+    write_atomic(pki.bundle, system.rstrip(b"\n") + b"\n" + ca_pem if system else ca_pem, mode=PUBLIC_FILE_MODE)

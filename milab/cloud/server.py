@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,9 @@ from .control import ControlService
 from .entra import EntraService
 from .guests import Guests
 from .imds import IMDS_HOST, ImdsService
+from .files import DirLock, new_private_dir, private_dir, write_atomic
 from .proxy import Proxy
-from .state import State
+from .state import State, UnstorableResource
 from .tokens import SigningKey, TokenService
 
 log = logging.getLogger("milab.emulator")
@@ -64,9 +64,10 @@ class Config:
 class Emulator:
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
-        self.run_dir = Path(self.config.state_dir) if self.config.state_dir else Path(
-            tempfile.mkdtemp(prefix="milab-emulator-"))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = private_dir(self.config.state_dir) if self.config.state_dir else new_private_dir(
+            "milab-emulator-")  # 0700 either way
+        # one emulator per state directory, for as long as it lives (raises DirInUse)
+        self.lock = DirLock(self.run_dir).acquire() if self.config.state_dir else None
         self.pki = pki_mod.create(self.run_dir / "pki")
         self.state = State.load_or_new(self.config.state_dir)
         self.tokens = TokenService(self.state.tenant_id, self._signing_key())
@@ -103,9 +104,8 @@ class Emulator:
             return SigningKey.from_pem(kid_file.read_text().strip(), f.read_bytes())
         key = SigningKey.generate()
         if self.config.state_dir:
-            f.write_bytes(key.pem())
-            os.chmod(f, 0o600)
-            kid_file.write_text(key.kid)
+            write_atomic(f, key.pem())
+            write_atomic(kid_file, key.kid)
         return key
 
     def allowed(self, principal_id: str, action: str, scope: str, data_action: bool = False,
@@ -132,6 +132,8 @@ class Emulator:
             return await handler(request)
         except web.HTTPException:
             raise
+        except UnstorableResource as e:  # the state layer refuses what it could not keep (ARM's shape)
+            return _json(400, {"error": {"code": "InvalidRequestContent", "message": str(e)}})
         except Exception:  # never a traceback to a client; the log has it
             log.exception("unhandled error for %s %s", request.method, request.url)
             return web.json_response({"error": {"code": "InternalServerError",
@@ -188,6 +190,8 @@ class Emulator:
         if self._runner:
             await self._runner.cleanup()
         self.state.save()
+        if self.lock:
+            self.lock.release()
 
     # -- what clients need -------------------------------------------------------------------------
     @property
@@ -213,10 +217,7 @@ class Emulator:
         }
 
     def write_env_file(self, path: Path) -> None:
-        tmp = Path(str(path) + ".tmp")
-        tmp.write_text(json.dumps(self.operator_env()))
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        write_atomic(path, json.dumps(self.operator_env()))  # 0600 from creation: it holds the operator secret
 
 
 async def serve(config: Config, env_file: Path | None = None, on_ready=None) -> None:

@@ -1,16 +1,54 @@
 """The emulator's state: tenant, subscription, principals, ARM resources, role assignments.
 
 Everything lives in memory in one asyncio process, so no locks are needed. With a
-state directory the state is written after each change and read back at start.
+state directory the state is written after each change and read back at start: written to
+``state.tmp`` (created 0600), fsynced and renamed over ``state.json`` before the change is
+acknowledged, so every acknowledged write survives ``kill -9``.
+
+Saving can never fail because of one entry: when the state cannot be encoded at once, each
+resource, assignment and principal is encoded on its own, and one that cannot be (too deeply
+nested, not JSON) keeps the version the last save wrote (or is left out when it has none), is
+logged and listed in ``State.unsaved``, while everything else is saved. ``State.put`` refuses a resource nested deeper than ``MAX_DEPTH`` before storing it.
 """
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .files import write_atomic
+
+log = logging.getLogger("milab.state")
+
+# Deeper than any ARM front door accepts (ARM refuses bodies nested beyond its own limit first),
+# and far from Python's recursion limit, so encoding and decoding a stored entry always work.
+MAX_DEPTH = 200
+
+
+class UnstorableResource(ValueError):
+    """A resource the state cannot keep; the emulator answers the write with 400 InvalidRequestContent."""
+
+
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply ``value`` nests dicts and lists (iteratively; stops counting past ``limit``)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            children = v.values()
+        elif isinstance(v, (list, tuple)):
+            children = v
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
 
 
 @dataclass
@@ -36,6 +74,7 @@ class State:
     vm_secrets: dict[str, str] = field(default_factory=dict)  # VM context secret -> VM resource id
     path: Path | None = None
     _assignment_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    unsaved: set[str] = field(default_factory=set)  # "<section>/<key>" entries the last save could not encode
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -66,17 +105,50 @@ class State:
         return s
 
     def save(self) -> None:
+        """Write the state durably (see the module's docstring); raises only when the disk fails."""
         if self.path is None:
             return
-        raw = {"tenant_id": self.tenant_id, "subscription_id": self.subscription_id,
-               "subscription_name": self.subscription_name,
-               "principals": {k: asdict(v) for k, v in self.principals.items()},
-               "resources": self.resources, "role_assignments": self.role_assignments,
-               "vm_secrets": self.vm_secrets}
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw))
-        tmp.chmod(0o600)  # it holds the operator's client secret
-        tmp.replace(self.path)
+        sections = {"principals": {k: asdict(v) for k, v in self.principals.items()},
+                    "resources": self.resources, "role_assignments": self.role_assignments,
+                    "vm_secrets": self.vm_secrets}
+        head = {"tenant_id": self.tenant_id, "subscription_id": self.subscription_id,
+                "subscription_name": self.subscription_name}
+        try:  # the common case: one encoding of everything
+            text, self.unsaved = json.dumps({**head, **sections}), set()
+        except (RecursionError, TypeError, ValueError):  # some entry cannot be encoded: entry by entry
+            text = self._encode_each(head, sections)
+        write_atomic(self.path, text, tmp=self.path.with_suffix(".tmp"))
+
+    def _encode_each(self, head: dict, sections: dict[str, dict]) -> str:
+        try:  # what the last save wrote: the versions kept for entries that cannot be encoded now
+            previous = json.loads(self.path.read_text()) if self.path.exists() else {}
+        except (OSError, ValueError, RecursionError):
+            previous = {}
+        unsaved: set[str] = set()
+        parts = [json.dumps(head)[1:-1]]
+        for section, entries in sections.items():
+            items = []
+            for key, value in entries.items():
+                text = self._encode(section, key, value)
+                if text is None:
+                    unsaved.add(f"{section}/{key}")
+                    kept = (previous.get(section) or {}).get(key)
+                    text = json.dumps(kept) if kept is not None else None
+                if text is not None:
+                    items.append(f"{json.dumps(key)}: {text}")
+            parts.append(f"{json.dumps(section)}: {{{', '.join(items)}}}")
+        self.unsaved = unsaved
+        return "{" + ", ".join(parts) + "}"
+
+    @staticmethod
+    def _encode(section: str, key: str, value: Any) -> str | None:
+        """One entry as JSON text, or None (logged) when it cannot be stored."""
+        try:
+            return json.dumps(value)  # too deep for the encoder is a RecursionError, caught like the others
+        except (RecursionError, TypeError, ValueError) as e:
+            log.error("state: cannot save %s entry %s (%s: %s); its last saved version is kept, the rest is saved",
+                      section, key, type(e).__name__, e)
+            return None
 
     # -- principals ---------------------------------------------------------------
     @property
@@ -104,6 +176,9 @@ class State:
         return self.resources.get(resource_id.rstrip("/").lower())
 
     def put(self, resource: dict) -> dict:
+        if nesting_depth(resource) > MAX_DEPTH:
+            raise UnstorableResource(f"The request content was invalid and could not be deserialized: the "
+                                     f"resource nests deeper than {MAX_DEPTH} levels.")
         self.resources[resource["id"].lower()] = resource
         return resource
 

@@ -5,12 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import requests
 
+from ..cloud.files import DirLock, new_private_dir, open_private_log, private_dir
 from .base import Target, Vm
 
 ENV_VAR = "MILAB_EMULATOR_ENV"  # path of the env.json of an emulator to reuse
@@ -20,9 +20,11 @@ class EmbeddedEmulator:
     """A ``milab serve`` child process and the environment clients need to reach it."""
 
     def __init__(self, extra_args: list[str] | None = None, state_dir: Path | None = None):
-        self._own_dir = state_dir is None  # a private temporary directory (0700), removed at stop
-        self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="milab-run-"))
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self._own_dir = state_dir is None  # a private temporary directory, removed at stop
+        # 0700 (mkdtemp makes it so; a given directory is created so), and the log 0600 from creation
+        self.dir = private_dir(state_dir) if state_dir else new_private_dir("milab-run-")
+        if not self._own_dir:  # refuse (DirInUse) before touching the files of an emulator running there
+            DirLock(self.dir).acquire().release()
         self.env_file = self.dir / "env.json"
         self.env_file.unlink(missing_ok=True)
         self.log = self.dir / "emulator.log"
@@ -30,8 +32,9 @@ class EmbeddedEmulator:
                "--state-dir", str(self.dir), *(extra_args or [])]
         env = {k: v for k, v in os.environ.items()
                if not k.upper().startswith(("AZURE_", "HTTP_PROXY", "HTTPS_PROXY", "MILAB_"))}
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        with open_private_log(self.log) as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         deadline = time.monotonic() + 60
         while not self.env_file.exists():
             if self.proc.poll() is not None:

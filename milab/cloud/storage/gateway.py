@@ -57,7 +57,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import re
 import secrets
 import uuid
@@ -73,6 +72,7 @@ from yarl import URL
 
 from ..authorization import RequestContext
 from ..authorization.conditions import attributes_in
+from ..files import write_atomic
 from ..tokens import CLOCK_SKEW, TokenError
 from . import actions
 from .azurite import AzuriteManager, AzuriteUnavailable
@@ -259,9 +259,7 @@ class BlobGateway:
         if f.exists():
             return f.read_text().strip()
         seed = secrets.token_urlsafe(32)
-        fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(seed)
+        write_atomic(f, seed)  # 0600 from creation, on disk before a key is derived from it
         return seed
 
     @property
