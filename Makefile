@@ -55,6 +55,7 @@ bench: deps
 	$(PY) bench/keyvault.py
 	$(PY) bench/cosmos.py
 	$(PY) bench/guests.py
+	$(PY) bench/connections.py
 
 clean:
 	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json

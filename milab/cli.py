@@ -59,31 +59,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from . import runs
     temporary = not args.state_dir or args.temporary_state_dir
     state_dir = Path(args.state_dir) if args.state_dir else new_private_dir("milab-emulator-")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from .redact import RedactingFilter
-    for handler in logging.getLogger().handlers:  # the emulator's log never holds a token, key or SAS
-        handler.addFilter(RedactingFilter())
+    from .cloud import logs
+    logs.configure(args.verbose)  # redacted, client faults in one line, repeats once per interval
     config = Config(host=args.host, port=args.port, state_dir=state_dir,
                     enforce_rbac=not args.no_rbac, validate_tokens=not args.no_token_checks,
                     imds_checks=not args.no_imds_checks, permissive_storage=args.permissive_storage,
                     permissive_cosmos=args.permissive_cosmos,
-                    guest_isolation=args.guest_isolation)
+                    guest_isolation=args.guest_isolation,
+                    idle_timeout=args.idle_timeout, max_connections=args.max_connections)
 
     became_ready = []
 
     def ready(emu):
         became_ready.append(True)
         runs.register(emu, temporary=temporary)
-        if args.print_env:
-            sys.stdout.write(_export_lines(emu.operator_env()))
-        else:
-            sys.stdout.write(_banner(emu) + _isolation_banner(emu.guests.isolation))
-        sys.stdout.flush()
-
-        if not emu.guests.isolation.isolated:  # loud, even with --print-env (stdout is for eval)
-            sys.stderr.write(_isolation_banner(emu.guests.isolation))
-            sys.stderr.flush()
+        try:
+            if args.print_env:
+                sys.stdout.write(_export_lines(emu.operator_env()))
+            else:
+                sys.stdout.write(_banner(emu) + _isolation_banner(emu.guests.isolation))
+            sys.stdout.flush()
+            if not emu.guests.isolation.isolated:  # loud, even with --print-env (stdout is for eval)
+                sys.stderr.write(_isolation_banner(emu.guests.isolation))
+                sys.stderr.flush()
+        except (BrokenPipeError, OSError) as e:  # whoever read our output left: the emulator serves on
+            logging.getLogger("milab.emulator").warning("could not print the ready banner: %s", e)
 
     from .cloud.guests import GuestSetupError
     import signal
@@ -134,7 +134,8 @@ def _serve_detached(args: argparse.Namespace) -> int:
     env_file = state_dir / "env.json"
     env_file.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "milab", "serve", "--host", args.host, "--port", str(args.port),
-           "--env-file", str(env_file), "--state-dir", str(state_dir)]
+           "--env-file", str(env_file), "--state-dir", str(state_dir),
+           "--idle-timeout", str(args.idle_timeout), "--max-connections", str(args.max_connections)]
     if not args.state_dir:
         cmd.append("--temporary-state-dir")  # the emulator removes it when it stops
     if args.no_rbac:
@@ -225,7 +226,22 @@ def cmd_janitor(args: argparse.Namespace) -> int:
     return run_janitor(dry_run=args.dry_run, prefix=args.prefix, include_unexpired=args.all)
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds between 0 and 86400")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if not 0 < value <= 100000:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number from 1 to 100000")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .cloud.proxy import IDLE_TIMEOUT, MAX_CONNECTIONS
     p = argparse.ArgumentParser(prog="milab", description="Azure managed-identity tutorials as tests: an emulated "
                                                           "Azure, a sandbox janitor and a docs gate.")
     from . import __version__
@@ -260,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "it), 'none' (as the emulator's own user on the host), or 'auto' (default: namespaces "
                         "when available, else none, with a warning)")
     s.add_argument("--temporary-state-dir", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--idle-timeout", type=_positive_float, default=IDLE_TIMEOUT, metavar="SECONDS",
+                   help=f"close a connection idle this long between requests, and one that takes longer than this "
+                        f"to send a request head, a TLS handshake or a stalled request body, or stops reading an "
+                        f"answer (default {IDLE_TIMEOUT:.0f})")
+    s.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
+                   help=f"client connections served at once on the proxy port; more are answered 503 with "
+                        f"Retry-After (default {MAX_CONNECTIONS}; lowered to what the open-files limit allows)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop a milab emulator (verified to be one), wait, clean up its run directory")
@@ -291,9 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     import signal
-    if hasattr(signal, "SIGPIPE"):  # `milab docs map | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
+    # `milab docs map | head` ends quietly; never for `serve`, whose clients may go away at any time
+    # (a write to a closed socket must be an EPIPE the emulator handles, not a signal that ends it)
+    if hasattr(signal, "SIGPIPE") and args.command != "serve":
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     return int(args.func(args) or 0)
 
 

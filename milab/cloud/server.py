@@ -3,7 +3,10 @@
 Listeners: the public proxy port (what clients put in HTTP(S)_PROXY and what the
 control API answers on), an internal TLS listener with the emulator's certificate, and
 an internal plain-HTTP listener. Both internal listeners serve one aiohttp application
-that routes by host name to the emulated services.
+that routes by host name to the emulated services. They are Unix sockets in the private
+run directory, so only the proxy (which bounds connections and times out idle ones) reaches
+them; they close a keep-alive connection idle for ``idle_timeout``, a TLS handshake or a
+request body that stalls that long, and answer a malformed Host with 400.
 """
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +31,7 @@ from .entra import EntraService
 from .guests import Guests
 from .imds import IMDS_HOST, ImdsService
 from .files import DirLock, new_private_dir, private_dir, write_atomic
-from .proxy import Proxy
+from .proxy import IDLE_TIMEOUT, MAX_CONNECTIONS, REFUSING_LIMIT, Proxy, split_authority
 from .state import State, UnstorableResource
 from .tokens import SigningKey, TokenService
 
@@ -59,6 +65,8 @@ class Config:
     imds_checks: bool = True
     permissive_cosmos: bool = False  # the Cosmos data plane authorizes everything (only to prove denials can fail)
     guest_isolation: str = "auto"  # auto | namespaces | none (see guests.py)
+    idle_timeout: float = IDLE_TIMEOUT  # seconds a connection may idle, or stall a head, body or handshake
+    max_connections: int = MAX_CONNECTIONS  # concurrent client connections on the proxy port
 
 
 class Emulator:
@@ -94,6 +102,7 @@ class Emulator:
         from .cosmos import CosmosGateway
         self.cosmos = CosmosGateway(self)  # registers itself for ".documents.azure.com"
         self._tasks: set[asyncio.Task] = set()
+        self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None
 
@@ -128,20 +137,52 @@ class Emulator:
     # -- routing by host ----------------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler):
+        transport = request.transport  # the listeners see the proxy; services see the client's address
+        client = self.proxy.client_address(transport.get_extra_info("peername")) if transport and self.proxy \
+            else None
+        if client:
+            request = request.clone(remote=client)
         try:
+            if request.body_exists and not request.content.is_eof():
+                return await self._with_body_deadline(request, handler)
             return await handler(request)
         except web.HTTPException:
             raise
+        except ConnectionError as e:  # the client went away mid-request: nobody reads an answer
+            log.info("client went away during %s %s: %s", request.method, request.path, type(e).__name__)
+            return web.Response(status=400)
         except UnstorableResource as e:  # the state layer refuses what it could not keep (ARM's shape)
             return _json(400, {"error": {"code": "InvalidRequestContent", "message": str(e)}})
         except Exception:  # never a traceback to a client; the log has it
-            log.exception("unhandled error for %s %s", request.method, request.url)
+            log.exception("unhandled error for %s %s%s", request.method, request.host, request.path)
             return web.json_response({"error": {"code": "InternalServerError",
                                                 "message": "The emulator failed to process the request; "
                                                            "see its log."}}, status=500)
 
+    async def _with_body_deadline(self, request: web.Request, handler):
+        """Run the handler, but answer 408 and close when the client stalls its body for ``idle_timeout``."""
+        work = asyncio.ensure_future(handler(request))
+        content, seen = request.content, -1
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=self.config.idle_timeout)
+            if done:
+                return work.result()
+            if content.is_eof():
+                return await work  # the whole body is here: the handler may take its time
+            if content.total_bytes == seen:
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+                log.info("closed %s %s: no body bytes for %.0f s", request.method, request.path,
+                         self.config.idle_timeout)
+                r = web.Response(status=408, text=f"The request body stalled for {self.config.idle_timeout:.0f} s.")
+                r.force_close()
+                return r
+            seen = content.total_bytes
+
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        host = (request.url.host or request.host or "").split(":")[0].lower().strip("[]")
+        host = request_host(request)
+        if host is None:
+            return invalid_hostname()
         if host in ARM_HOSTS:
             return await self.arm.handle(request)
         if host in ENTRA_HOSTS:
@@ -160,24 +201,34 @@ class Emulator:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._errors], client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        idle = self.config.idle_timeout
+        # keepalive_timeout also covers a connection that never completes its first request head; a body
+        # left unread after the answer is drained for at most lingering_time
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=idle,
+                                     lingering_time=min(10.0, idle))
         await self._runner.setup()
-        tls_site = web.TCPSite(self._runner, self.config.host, 0, ssl_context=self.pki.server_context())
-        http_site = web.TCPSite(self._runner, self.config.host, 0)
-        await tls_site.start()
-        await http_site.start()
-        tls_port = tls_site._server.sockets[0].getsockname()[1]
-        http_port = http_site._server.sockets[0].getsockname()[1]
-        proxy = Proxy(self.config.host, tls_port, http_port)
+        self._socket_dir = _socket_dir(self.run_dir)
+        try:
+            tls_path, http_path = await self._listen(idle)
+        except OSError:  # a file system without sockets: a private temporary directory instead
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="milab-sockets-"))
+            tls_path, http_path = await self._listen(idle)
+        proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections))
         self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
-                                                        limit=64 * 1024)
+                                                        limit=64 * 1024, backlog=PROXY_BACKLOG)
         self.port = self._proxy_server.sockets[0].getsockname()[1]
         for plane in list(self.data_planes.values()):
             if hasattr(plane, "start"):
                 await plane.start()
         await self.guests.decide_isolation(self.config.guest_isolation)
         log.info("emulator ready on %s:%s", self.config.host, self.port)
+
+    async def _listen(self, idle: float) -> tuple[str, str]:
+        tls_path, http_path = str(self._socket_dir / "tls.sock"), str(self._socket_dir / "http.sock")
+        await _UnixListener(self._runner, tls_path, self.pki.server_context(), idle).start()
+        await _UnixListener(self._runner, http_path, None, idle).start()
+        return tls_path, http_path
 
     async def stop(self) -> None:
         for plane in self.data_planes.values():
@@ -187,9 +238,15 @@ class Emulator:
         await self.guests.close()
         if self._proxy_server:
             self._proxy_server.close()
+            await self.proxy.close()  # end open tunnels now, rather than have their tasks cancelled at exit
         if self._runner:
             await self._runner.cleanup()
         self.state.save()
+        if getattr(self, "_socket_dir", None):
+            for name in ("tls.sock", "http.sock"):
+                (self._socket_dir / name).unlink(missing_ok=True)
+            if self._socket_dir.parent != self.run_dir:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
         if self.lock:
             self.lock.release()
 
@@ -218,6 +275,96 @@ class Emulator:
 
     def write_env_file(self, path: Path) -> None:
         write_atomic(path, json.dumps(self.operator_env()))  # 0600 from creation: it holds the operator secret
+
+
+class _UnixListener(web.BaseSite):
+    """An internal listener on a Unix socket, with a bounded TLS handshake."""
+
+    def __init__(self, runner: web.BaseRunner, path: str, ssl_context, handshake_timeout: float):
+        super().__init__(runner, ssl_context=ssl_context)
+        self._path, self._handshake_timeout = path, handshake_timeout
+
+    @property
+    def name(self) -> str:
+        return f"{'https' if self._ssl_context else 'http'}://unix:{self._path}:"
+
+    async def start(self) -> None:
+        await super().start()
+        extra = {"ssl_handshake_timeout": self._handshake_timeout} if self._ssl_context else {}
+        self._server = await asyncio.get_running_loop().create_unix_server(
+            self._runner.server, self._path, ssl=self._ssl_context, backlog=self._backlog, **extra)
+
+
+def _socket_dir(run_dir: Path) -> Path:
+    """Where the internal listeners' sockets live: in the run directory, unless its path is too long."""
+    d = run_dir / "sockets"
+    if len(str(d / "https.sock")) < 100:  # sun_path holds 108 bytes
+        return private_dir(d)
+    return Path(tempfile.mkdtemp(prefix="milab-sockets-"))
+
+
+PROXY_BACKLOG = 128  # the proxy's listen queue, and what asyncio accepts in one loop turn
+
+
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux: a generous guess
+        return 64
+
+
+def fd_budget(max_connections: int) -> int:
+    """Raise RLIMIT_NOFILE to fit ``max_connections`` proxied connections (3 descriptors each), or lower the
+    bound to what the hard limit allows: the emulator refuses a connection, it never runs out of descriptors.
+
+    Apart from the connections it serves, the process needs what it holds now, a loop turn's accepts
+    (``PROXY_BACKLOG``), refused connections being answered (``REFUSING_LIMIT``), and room for Azurite's
+    connection pool (256), guests' pipes and files (an eighth of a small limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    apart = _open_fds() + PROXY_BACKLOG + REFUSING_LIMIT
+    need = 3 * max_connections + apart + 320
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return max_connections
+    fitted = max(1, (soft - apart - min(320, soft // 8)) // 3)
+    log.warning("the open-files limit is %d: serving at most %d connections at once (not %d)",
+                soft, fitted, max_connections)
+    return fitted
+
+
+def request_host(request: web.Request) -> str | None:
+    """The lower-cased host a request is for, or None when its Host (or absolute URI) is malformed."""
+    authority = request.host  # the absolute URI's host, else the Host header, else the listener's own name
+    if request.headers.get("Host") is None and (not authority or authority.startswith("/")):
+        return "127.0.0.1"  # no Host at all (HTTP/1.0 to the proxy port on loopback)
+    if authority.count(":") > 1 and not authority.startswith("["):
+        authority = f"[{authority}]"  # an IPv6 literal from an absolute URI
+    parsed = split_authority(authority)
+    if parsed is None:
+        return None
+    try:
+        request.url  # what every service builds links from must be buildable too
+    except ValueError:
+        return None
+    return parsed[0]
+
+
+def invalid_hostname() -> web.Response:
+    # HTTP.sys, which fronts Azure's endpoints, answers a malformed Host header with 400 "Bad Request -
+    # Invalid Hostname" / "HTTP Error 400. The request hostname is invalid." (IIS support blog, "HTTP 400
+    # Bad Request when client sends invalid HTTP:Host header value").
+    r = web.Response(status=400, content_type="text/html", charset="us-ascii",
+                     text="<!DOCTYPE html>\n<html><head><title>Bad Request</title></head><body>"
+                          "<h2>Bad Request - Invalid Hostname</h2><hr><p>HTTP Error 400. The request hostname is "
+                          "invalid.</p></body></html>\n")
+    r.force_close()
+    return r
 
 
 async def serve(config: Config, env_file: Path | None = None, on_ready=None) -> None:

@@ -19,7 +19,9 @@ ENV_VAR = "MILAB_EMULATOR_ENV"  # path of the env.json of an emulator to reuse
 class EmbeddedEmulator:
     """A ``milab serve`` child process and the environment clients need to reach it."""
 
-    def __init__(self, extra_args: list[str] | None = None, state_dir: Path | None = None):
+    def __init__(self, extra_args: list[str] | None = None, state_dir: Path | None = None,
+                 nofile: int | None = None):
+        """``nofile`` caps the emulator's open-files limit (soft and hard), for tests of exhaustion."""
         self._own_dir = state_dir is None  # a private temporary directory, removed at stop
         # 0700 (mkdtemp makes it so; a given directory is created so), and the log 0600 from creation
         self.dir = private_dir(state_dir) if state_dir else new_private_dir("milab-run-")
@@ -32,9 +34,14 @@ class EmbeddedEmulator:
                "--state-dir", str(self.dir), *(extra_args or [])]
         env = {k: v for k, v in os.environ.items()
                if not k.upper().startswith(("AZURE_", "HTTP_PROXY", "HTTPS_PROXY", "MILAB_"))}
+
+        def limit() -> None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         with open_private_log(self.log) as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, start_new_session=True, preexec_fn=limit if nofile else None)
         deadline = time.monotonic() + 60
         while not self.env_file.exists():
             if self.proc.poll() is not None:
