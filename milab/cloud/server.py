@@ -78,6 +78,8 @@ class Emulator:
         self.lock = DirLock(self.run_dir).acquire() if self.config.state_dir else None
         self.pki = pki_mod.create(self.run_dir / "pki")
         self.state = State.load_or_new(self.config.state_dir)
+        from .directory import Directory
+        self.directory = Directory(self.state)  # service principals, users, groups, app roles
         self.tokens = TokenService(self.state.tenant_id, self._signing_key())
         self.tokens.validation_enabled = self.config.validate_tokens
         self.evaluator = Evaluator()
@@ -120,14 +122,15 @@ class Emulator:
     def allowed(self, principal_id: str, action: str, scope: str, data_action: bool = False,
                 request=None) -> bool:
         """RBAC for every emulated service: may the principal perform the (data) action at the scope?
+        Assignments to any group the principal belongs to (transitively) count, as in Azure RBAC.
 
         ``request`` (an ``authorization.conditions.RequestContext``) carries the request's attributes
         for role assignments with conditions (Azure ABAC); without it such assignments grant no data
         action."""
         if not self.config.enforce_rbac:
             return True
-        return bool(self.evaluator.check({principal_id}, action, scope, self.state.assignments(),
-                                         data_action=data_action, request=request))
+        return bool(self.evaluator.check(self.directory.principal_ids(principal_id), action, scope,
+                                         self.state.assignments(), data_action=data_action, request=request))
 
     def spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

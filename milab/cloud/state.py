@@ -57,10 +57,13 @@ class Principal:
     object_id: str
     app_id: str
     display_name: str
-    kind: str  # operator | system-assigned | user-assigned | application
+    kind: str  # operator | system-assigned | user-assigned | application | first-party
     mi_resource_id: str | None = None  # xms_mirid for managed identities
     secret: str | None = None  # client secret, operator only
     app_roles: list[str] = field(default_factory=list)
+
+
+_DIRECTORY_FIELDS = ("users", "groups", "app_role_assignments", "directory_roles")
 
 
 @dataclass
@@ -72,6 +75,12 @@ class State:
     resources: dict[str, dict] = field(default_factory=dict)  # by lower-cased resource id
     role_assignments: dict[str, dict] = field(default_factory=dict)  # by lower-cased assignment id
     vm_secrets: dict[str, str] = field(default_factory=dict)  # VM context secret -> VM resource id
+    # the directory (milab/cloud/directory): users, security groups, app role assignments and
+    # directory role members, by object id / assignment id / role template id
+    users: dict[str, dict] = field(default_factory=dict)
+    groups: dict[str, dict] = field(default_factory=dict)
+    app_role_assignments: dict[str, dict] = field(default_factory=dict)
+    directory_roles: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
     _assignment_cache: dict = field(default_factory=dict, repr=False, compare=False)
     unsaved: set[str] = field(default_factory=set)  # "<section>/<key>" entries the last save could not encode
@@ -95,7 +104,8 @@ class State:
                         subscription_name=raw.get("subscription_name", "milab emulated subscription"),
                         principals={k: Principal(**v) for k, v in raw["principals"].items()},
                         resources=raw["resources"], role_assignments=raw["role_assignments"],
-                        vm_secrets=raw["vm_secrets"])
+                        vm_secrets=raw["vm_secrets"],
+                        **{k: raw.get(k) or {} for k in _DIRECTORY_FIELDS})  # absent in older state files
                 s.path = f
                 return s
         s = cls.new()
@@ -110,7 +120,7 @@ class State:
             return
         sections = {"principals": {k: asdict(v) for k, v in self.principals.items()},
                     "resources": self.resources, "role_assignments": self.role_assignments,
-                    "vm_secrets": self.vm_secrets}
+                    "vm_secrets": self.vm_secrets, **{k: getattr(self, k) for k in _DIRECTORY_FIELDS}}
         head = {"tenant_id": self.tenant_id, "subscription_id": self.subscription_id,
                 "subscription_name": self.subscription_name}
         try:  # the common case: one encoding of everything
@@ -170,6 +180,13 @@ class State:
     def remove_principal(self, object_id: str | None) -> None:
         if object_id:
             self.principals.pop(object_id, None)
+            from .directory import forget
+            forget(self, object_id)  # its group memberships and app role assignments go too
+
+    def groups_of(self, object_id: str) -> set[str]:
+        """Every group the object belongs to, transitively (see ``milab.cloud.directory``)."""
+        from .directory import transitive_groups
+        return transitive_groups(self, object_id)
 
     # -- resources ----------------------------------------------------------------
     def get(self, resource_id: str) -> dict | None:

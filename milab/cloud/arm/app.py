@@ -296,8 +296,9 @@ class ArmService:
         if not self.emu.config.enforce_rbac:
             return True
         sub_scope = f"/subscriptions/{call.state.subscription_id}"
+        ids = {i.lower() for i in self.emu.directory.principal_ids(call.caller_oid)}  # its groups' count too
         return any(authz.scope_contains(sub_scope, a.scope) or authz.scope_contains(a.scope, sub_scope)
-                   for a in call.state.assignments() if a.principal_id == call.caller_oid)
+                   for a in call.state.assignments() if a.principal_id.lower() in ids)
 
     def list_subscriptions(self, call: Call) -> dict:
         visible = self._sees_subscription(call)

@@ -110,7 +110,7 @@ def put_assignment(call: Call, name: str, body) -> tuple[int, dict]:
     if not _scope_exists(call, scope):
         raise ArmError(404, "InvalidScope" if "/resourcegroups/" not in scope.lower() else "ResourceNotFound",
                        f"The scope '{scope}' is not valid for the role assignment: no resource exists there.")
-    principal = call.state.principals.get(pid)
+    principal = call.emu.directory.object(pid)  # a service principal, user or group of the tenant
     if principal is None:
         raise ArmError(400, "PrincipalNotFound",
                        f"Principal {pid.replace('-', '')} does not exist in the directory "
