@@ -67,6 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     permissive_cosmos=args.permissive_cosmos,
                     guest_isolation=args.guest_isolation,
                     idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+    config.imds_token_cache = not args.no_imds_token_cache
+    config.permissive_graph = args.permissive_graph
+    config.permissive_datalake = args.permissive_datalake
 
     became_ready = []
 
@@ -149,6 +152,9 @@ def _serve_detached(args: argparse.Namespace) -> int:
     if args.permissive_cosmos:
         cmd.append("--permissive-cosmos")
     cmd += ["--guest-isolation", args.guest_isolation]
+    for flag in ("no_imds_token_cache", "permissive_graph", "permissive_datalake"):
+        if getattr(args, flag):
+            cmd.append("--" + flag.replace("_", "-"))
     log_path = state_dir / "emulator.log"
     with open_private_log(log_path) as log:  # 0600 from creation
         start = log.tell()  # a reused --state-dir keeps earlier runs' lines: only this start's count
@@ -283,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
                    help=f"client connections served at once on the proxy port; more are answered 503 with "
                         f"Retry-After (default {MAX_CONNECTIONS}; lowered to what the open-files limit allows)")
+    s.add_argument("--no-imds-token-cache", action="store_true",
+                   help="IMDS issues a fresh token on every request instead of handing back its cached one "
+                        "(Azure caches a managed identity's token, roles and groups included, ~24 h per resource)")
+    s.add_argument("--permissive-graph", action="store_true",
+                   help="Microsoft Graph and Azure AD Graph authorize every request (only to prove denials can fail)")
+    s.add_argument("--permissive-datalake", action="store_true",
+                   help="Data Lake Gen1 and Gen2 skip POSIX ACL checks (only to prove denials can fail)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop a milab emulator (verified to be one), wait, clean up its run directory")

@@ -110,13 +110,24 @@ class ControlService:
             if path == "/_milab/config":
                 if request.method == "POST":
                     body = await _body(request)
-                    switches = {k: _boolean(body, k) for k in ("enforce_rbac", "validate_tokens") if k in body}
+                    switches = {k: _boolean(body, k) for k in ("enforce_rbac", "validate_tokens", "imds_token_cache")
+                                if k in body}
                     if "enforce_rbac" in switches:
                         self.emu.config.enforce_rbac = switches["enforce_rbac"]
                     if "validate_tokens" in switches:
                         self.emu.tokens.validation_enabled = switches["validate_tokens"]
+                    if "imds_token_cache" in switches:
+                        self.emu.config.imds_token_cache = switches["imds_token_cache"]
                 return web.json_response({"enforce_rbac": self.emu.config.enforce_rbac,
-                                          "validate_tokens": self.emu.tokens.validation_enabled})
+                                          "validate_tokens": self.emu.tokens.validation_enabled,
+                                          "imds_token_cache": self.emu.config.imds_token_cache})
+            if path == "/_milab/imds-cache" and request.method == "POST":
+                # a VM's cached IMDS tokens expire now: what waiting out the ~24 h cache does on Azure
+                body = await _body(request)
+                vm = self.emu.state.get(str(body.get("vm_id", "")))
+                if vm is None:
+                    return _err(404, f"No emulated VM '{body.get('vm_id')}'.")
+                return web.json_response({"expired": self.emu.imds.expire_cache(vm)})
             if path == "/_milab/tokens" and request.method == "POST":
                 return await self.mint(request)
         except BadControlRequest as e:

@@ -215,9 +215,12 @@ class EntraService:
                              f"{self.tenant}. This can happen if the application has not been installed by the "
                              f"administrator of the tenant or consented to by any user in the tenant. You might "
                              f"have sent your authentication request to the wrong tenant.")
+        # app roles the principal holds on the resource's app, as of now (Entra issues a fresh token)
+        extra = self.emu.directory.token_claims(principal.object_id, resource, managed_identity=False)
+        if principal.app_roles:
+            extra["roles"] = sorted(set(extra.get("roles", [])) | set(principal.app_roles))
         token, claims = self.emu.tokens.issue(audience=resource, oid=principal.object_id,
-                                              appid=principal.app_id, lifetime=3599,
-                                              extra={"roles": principal.app_roles} if principal.app_roles else None)
+                                              appid=principal.app_id, lifetime=3599, extra=extra or None)
         if v2:
             body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
         else:

@@ -7,6 +7,18 @@ for that VM's identities only. The contract follows the "acquire an access token
 ``client_id`` / ``object_id`` / ``mi_res_id`` (alias ``msi_res_id``) to choose an
 identity, requests carrying ``X-Forwarded-For`` refused, tokens cached per identity and
 resource until shortly before they expire.
+
+**Token cache staleness.** A managed identity's token carries the ``roles`` (app roles on the
+audience's app) and ``groups`` (security groups) the directory had *when it was issued*. Real
+IMDS caches it "per resource URI for around 24 hours", and "it is not possible to force a
+managed identity's token to be refreshed before its expiry" (Learn, managed identities FAQ and
+best-practice recommendations), so an app role or group granted later is not in the token the
+VM gets back. The emulator models this with ``Config.imds_token_cache`` (on by default;
+``milab serve --no-imds-token-cache`` or ``POST /_milab/config {"imds_token_cache": false}``
+issues a fresh token on every request). What a user can do about it, the harness does
+(``Target.refresh_identity_token``): wait the cache out (the emulator's control API
+``POST /_milab/imds-cache {"vm_id"}`` expires a VM's cached tokens, as the passing day would)
+or ask under a resource URI spelling not requested before (the cache is per URI).
 """
 from __future__ import annotations
 
@@ -187,18 +199,30 @@ class ImdsService:
     def token_for(self, principal: Principal, resource: str) -> tuple[str, dict]:
         key = (principal.object_id, resource)
         hit = self.cache.get(key)
-        if hit and hit[1]["exp"] - time.time() > REFRESH_MARGIN and hit[1]["oid"] == principal.object_id:
+        if (hit and getattr(self.emu.config, "imds_token_cache", True)
+                and hit[1]["exp"] - time.time() > REFRESH_MARGIN and hit[1]["oid"] == principal.object_id):
             return hit
+        extra = {"xms_mirid": principal.mi_resource_id,
+                 **self.emu.directory.token_claims(principal.object_id, resource, managed_identity=True)}
+        if principal.app_roles:
+            extra["roles"] = sorted(set(extra.get("roles", [])) | set(principal.app_roles))
         token, claims = self.emu.tokens.issue(
             audience=resource, oid=principal.object_id, appid=principal.app_id, lifetime=TOKEN_LIFETIME,
-            extra={"xms_mirid": principal.mi_resource_id, **({"roles": principal.app_roles}
-                                                               if principal.app_roles else {})})
+            extra=extra)
         self.cache[key] = (token, claims)
         return token, claims
 
-    def forget(self, object_id: str) -> None:
-        for k in [k for k in self.cache if k[0] == object_id]:
+    def forget(self, object_id: str) -> int:
+        """Drop every cached token of an identity; returns how many there were."""
+        keys = [k for k in self.cache if k[0] == object_id]
+        for k in keys:
             del self.cache[k]
+        return len(keys)
+
+    def expire_cache(self, vm: dict) -> int:
+        """The VM's cached tokens expire now, as they would after IMDS's ~24 h (what a user waits for)."""
+        system, users = self.identities(vm)
+        return sum(self.forget(p.object_id) for p in ([system] if system else []) + users)
 
     def instance(self, request: web.Request, vm: dict) -> web.Response:
         if request.headers.get("Metadata") != "true":

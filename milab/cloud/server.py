@@ -67,6 +67,9 @@ class Config:
     guest_isolation: str = "auto"  # auto | namespaces | none (see guests.py)
     idle_timeout: float = IDLE_TIMEOUT  # seconds a connection may idle, or stall a head, body or handshake
     max_connections: int = MAX_CONNECTIONS  # concurrent client connections on the proxy port
+    imds_token_cache: bool = True  # IMDS hands back its cached token (stale roles and groups), as Azure does
+    permissive_graph: bool = False  # Graph and AAD Graph authorize everything (only to prove denials can fail)
+    permissive_datalake: bool = False  # Data Lake skips ACL checks (only to prove denials can fail)
 
 
 class Emulator:

@@ -43,6 +43,15 @@ class AzureTarget(Target):
         failed = bool(statuses) and "failed" in (statuses[0].code or "").lower()
         return (1 if failed else 0), out, err
 
+    def refresh_identity_token(self, vm: Vm, resource: str) -> str:
+        # IMDS's cache cannot be flushed and lasts up to 24 h, but it is kept per resource URI:
+        # the other spelling of the same App ID URI (trailing slash or not) is a token IMDS has
+        # not cached yet, issued with the roles and groups the directory has now.
+        other = resource[:-1] if resource.endswith("/") else resource + "/"
+        self.note(f"fresh token for {resource}: requested as {other!r}, a resource URI {vm.name} had not asked "
+                  f"for (IMDS caches per URI for up to 24 h and cannot be refreshed)")
+        return other
+
     def expired_token(self, principal_id: str, audience: str) -> str:
         pytest.skip("Entra cannot be asked for an already-expired token; the expiry check runs on the emulator")
 

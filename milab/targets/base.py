@@ -105,6 +105,7 @@ class Target:
         self.prefix = f"{prefix}{self.run_id}"
         self.credential = credential
         self.waits: list[WaitReport] = []
+        self.notes: list[str] = []  # what a scenario did that its report must say (e.g. forcing a fresh token)
 
     # -- SDK clients ------------------------------------------------------------------------------
     def _kw(self) -> dict:
@@ -184,6 +185,18 @@ class Target:
 
     def imds_request_count(self, vm: Vm) -> int:
         """How many token requests the VM's IMDS has seen."""
+        raise NotImplementedError
+
+    def note(self, text: str) -> None:
+        log.info("%s", text)
+        self.notes.append(text)
+
+    def refresh_identity_token(self, vm: Vm, resource: str) -> str:
+        """Make the VM's next IMDS token for ``resource`` reflect the directory as it is now (app
+        roles and groups granted since its cached token was issued), as a user must: IMDS caches a
+        managed identity's token per resource URI for about 24 h and cannot be told to refresh it.
+        Returns the resource URI to request the fresh token with; what was done goes into the
+        report (:attr:`notes`)."""
         raise NotImplementedError
 
     def wait_for(self, fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:

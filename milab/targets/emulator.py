@@ -118,6 +118,12 @@ class EmulatorTarget(Target):
     def imds_request_count(self, vm: Vm) -> int:
         return self.control.call("GET", "/_milab/imds-requests", params={"id": vm.id})["count"]
 
+    def refresh_identity_token(self, vm: Vm, resource: str) -> str:
+        n = self.control.call("POST", "/_milab/imds-cache", json={"vm_id": vm.id})["expired"]
+        self.note(f"fresh token for {resource}: waited out IMDS's token cache of {vm.name} ({n} cached token(s); "
+                  f"the emulator expires them at once, where Azure's cache lasts up to 24 h)")
+        return resource
+
     def expired_token(self, principal_id: str, audience: str) -> str:
         r = self.control.call("POST", "/_milab/tokens", json={"object_id": principal_id, "audience": audience,
                                                               "issued_offset": -7200, "lifetime": 3600})
