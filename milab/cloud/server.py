@@ -106,6 +106,9 @@ class Emulator:
         self.appservice = AppServiceTokens(self)  # App Service's IDENTITY_ENDPOINT host
         from .cosmos import CosmosGateway
         self.cosmos = CosmosGateway(self)  # registers itself for ".documents.azure.com"
+        from .graph import AzureAdGraph, MicrosoftGraph
+        self.graph = MicrosoftGraph(self)  # graph.microsoft.com
+        self.aad_graph = AzureAdGraph(self)  # graph.windows.net
         self._tasks: set[asyncio.Task] = set()
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None

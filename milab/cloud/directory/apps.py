@@ -111,6 +111,8 @@ MICROSOFT_GRAPH = ResourceApp(GRAPH_APP_ID, "Microsoft Graph", ("https://graph.m
     _r("5b567255-7703-4780-807c-7be8301ae99b", "Group.Read.All", "Read all groups",
        "Allows the app to read group properties and memberships, and read conversations for all groups, without "
        "a signed-in user."),
+    _r("bf7b1a76-6e77-406b-b258-bf5c7720e98f", "Group.Create", "Create groups",
+       "Allows the app to create groups without a signed-in user."),
     _r("62a82d76-70ea-41e2-9197-370581804d09", "Group.ReadWrite.All", "Read and write all groups",
        "Allows the app to create groups, read all group properties and memberships, update group properties and "
        "memberships, and delete groups, without a signed-in user."),
