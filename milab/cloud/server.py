@@ -109,6 +109,9 @@ class Emulator:
         from .graph import AzureAdGraph, MicrosoftGraph
         self.graph = MicrosoftGraph(self)  # graph.microsoft.com
         self.aad_graph = AzureAdGraph(self)  # graph.windows.net
+        from .datalake import DataLakeStoreGen1, DataLakeStoreGen2
+        self.datalake_gen1 = DataLakeStoreGen1(self)  # <account>.azuredatalakestore.net (WebHDFS)
+        self.datalake_gen2 = DataLakeStoreGen2(self)  # <account>.dfs.core.windows.net
         self._tasks: set[asyncio.Task] = set()
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None

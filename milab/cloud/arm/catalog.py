@@ -19,6 +19,7 @@ from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
 from .storage import TYPES as STORAGE_TYPES
 from .containerinstance import TYPES as ACI_TYPES
 from .web import PROVIDER_ACTIONS as WEB_PROVIDER_ACTIONS, TYPES as WEB_TYPES
+from .datalakestore import TYPES as DATALAKE_STORE_TYPES
 
 NETWORK_API_VERSIONS = None  # any well-formed version: stored generically
 
@@ -39,6 +40,9 @@ for _rt in (*ACI_TYPES, *WEB_TYPES):
 # POSTs to a provider itself (``/subscriptions/{s}/providers/{namespace}/{operation}``), by lower-cased
 # "namespace/operation", authorized as ``<namespace>/<operation>/read`` at the subscription.
 PROVIDER_ACTIONS: dict = {**WEB_PROVIDER_ACTIONS}
+
+for _rt in DATALAKE_STORE_TYPES:
+    register(_rt)
 
 
 def resource_type(type_name: str) -> ResourceType:

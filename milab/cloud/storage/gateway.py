@@ -477,10 +477,17 @@ class BlobGateway:
         claims = self._token_claims(authz, res["name"])
         oid = claims.get("oid", "")
         tags = await self._tags_for(oid, res["name"], path)
-        if not self.rbac(oid, res, perm, request, path, query, tags):
+        if not self.rbac(oid, res, perm, request, path, query, tags) and \
+                not self._acl_permits(claims, res, request.method, path, query):
             log.info("denied %s (%s) for %s", perm.operation, perm.action, oid)
             raise Refused(storage_error(403, "AuthorizationPermissionMismatch", MSG_PERMISSION))
         return claims
+
+    def _acl_permits(self, claims: dict, res: dict, method: str, path: str, query: str) -> bool:
+        """On a hierarchical-namespace account, POSIX ACLs may allow what RBAC does not (Data Lake
+        Storage's access control model; see milab/cloud/datalake/gen2.py)."""
+        dfs = getattr(self.emu, "datalake_gen2", None)
+        return dfs is not None and dfs.blob_acl_permits(claims, res, method, path, query)
 
     def rbac(self, oid: str, res: dict, perm: actions.Permission, request: web.Request | None, path: str,
              query: str, tags: dict[str, str] | None = None) -> bool:
