@@ -8,4 +8,6 @@ pytest_plugins = [
     "fixtures.keyvault",
     "fixtures.hosts",
     "fixtures.cosmos",
+    "fixtures.directory",
+    "fixtures.datalake",
 ]

@@ -30,6 +30,9 @@ STEP_MARK = "# milab-step: "
 PYTHON_MARK = "# milab-python: "
 
 
+HEADER_MARK = "milab-header:"
+
+
 def _redacted_repr(obj: Any) -> str:
     """The dataclass repr with secrets masked, so pytest's failure output (which truncates reprs,
     cutting a token where no pattern finds it) never shows a token, key or signature."""
@@ -44,11 +47,20 @@ class HttpStep:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    # redirects to follow: None is the tool's default (curl follows none, Invoke-WebRequest up to
+    # five); 0 none, as `-MaximumRedirection 0` on the Windows Data Lake page
+    max_redirects: int | None = None
+    show_headers: tuple[str, ...] = ()  # response headers to report back (e.g. Location)
 
     __repr__ = _redacted_repr
 
     def to_json(self) -> str:
-        return json.dumps({"method": self.method, "url": self.url, "headers": self.headers, "body": self.body})
+        doc = {"method": self.method, "url": self.url, "headers": self.headers, "body": self.body}
+        if self.max_redirects is not None:
+            doc["max_redirects"] = self.max_redirects
+        if self.show_headers:
+            doc["show_headers"] = list(self.show_headers)
+        return json.dumps(doc)
 
 
 @dataclass(repr=False)
@@ -57,6 +69,7 @@ class HttpResult:
     body: str
     step: HttpStep | None = None
     stderr: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # those the step asked to show
 
     __repr__ = _redacted_repr
 
@@ -91,7 +104,10 @@ def render_bash(step: HttpStep) -> str:
         parts += ["-H", shlex.quote(f"{k}: {v}")]
     if step.body is not None:
         parts += ["--data-binary", shlex.quote(step.body)]
-    parts += ["-w", shlex.quote("\\n" + STATUS_MARK + "%{http_code}\\n")]
+    if step.max_redirects:
+        parts += ["-L", "--max-redirs", str(step.max_redirects)]
+    shown = "".join(f"\\n{HEADER_MARK}{h}:%header{{{h.lower()}}}" for h in step.show_headers)
+    parts += ["-w", shlex.quote(shown + "\\n" + STATUS_MARK + "%{http_code}\\n")]
     return " ".join(parts) + "\n"
 
 
@@ -108,20 +124,24 @@ def render_powershell(step: HttpStep) -> str:
         args += f" -ContentType {_ps_quote(ctype)}"
     if step.body is not None:
         args += f" -Body {_ps_quote(step.body)}"
+    if step.max_redirects is not None:
+        args += f" -MaximumRedirection {step.max_redirects}"
+    shown = [f"Write-Output \"{HEADER_MARK}{h}:$($headers[{_ps_quote(h)}])\"" for h in step.show_headers]
     return "\n".join([
         STEP_MARK + step.to_json(),
         "$ProgressPreference = 'SilentlyContinue'",
         "try {",
         f"  $response = Invoke-WebRequest {args}",
-        "  $status = [int]$response.StatusCode; $content = $response.Content",
+        "  $status = [int]$response.StatusCode; $content = $response.Content; $headers = $response.Headers",
         "} catch {",
         "  $failed = $_.Exception.Response",
         "  if ($null -eq $failed) { throw }",
-        "  $status = [int]$failed.StatusCode",
+        "  $status = [int]$failed.StatusCode; $headers = $failed.Headers",
         "  $content = $_.ErrorDetails.Message",
         "  if (-not $content) { $content = (New-Object System.IO.StreamReader($failed.GetResponseStream())).ReadToEnd() }",
         "}",
         "Write-Output $content",
+        *shown,
         f"Write-Output \"{STATUS_MARK}$status\"",
         "",
     ])
@@ -167,8 +187,11 @@ def render_python(step: PythonStep, os_name: str, prefer: str | None = None) -> 
     return "\n".join(lines)
 
 
+_MODULES = {"azure-storage-file-datalake": "azure.storage.filedatalake"}  # where the name does not say it
+
+
 def _modules(packages) -> list[str]:
-    return [p.replace("-", ".") for p in packages]
+    return [_MODULES.get(p, p.replace("-", ".")) for p in packages]
 
 
 def parse_output(stdout: str, step: HttpStep | None = None, stderr: str = "") -> HttpResult:
@@ -185,7 +208,18 @@ def parse_output(stdout: str, step: HttpStep | None = None, stderr: str = "") ->
         status = int(status_txt)
     except ValueError:
         raise AssertionError(f"unreadable status line {text[idx:]!r}") from None
-    return HttpResult(status=status, body=body.strip("\r\n") if body.strip() else body, step=step, stderr=stderr)
+    headers: dict[str, str] = {}
+    if step is not None and step.show_headers:
+        kept = []
+        for line in body.split("\n"):
+            if line.startswith(HEADER_MARK):
+                name, _, value = line[len(HEADER_MARK):].partition(":")
+                headers[name] = value.rstrip("\r")
+            else:
+                kept.append(line)
+        body = "\n".join(kept)
+    return HttpResult(status=status, body=body.strip("\r\n") if body.strip() else body, step=step, stderr=stderr,
+                      headers=headers)
 
 
 def _run_declared_steps(script: str) -> int:
@@ -212,11 +246,14 @@ def _run_declared_steps(script: str) -> int:
             continue
         try:
             r = requests.request(s["method"], s["url"], headers=s.get("headers") or {},
-                                 data=s.get("body").encode() if s.get("body") is not None else None, timeout=60)
+                                 data=s.get("body").encode() if s.get("body") is not None else None, timeout=60,
+                                 allow_redirects=s.get("max_redirects") != 0)
         except requests.RequestException as e:
             print(f"Invoke-WebRequest : {e}", file=sys.stderr)
             return 1
         print(r.text)
+        for h in s.get("show_headers") or ():
+            print(f"{HEADER_MARK}{h}:{r.headers.get(h, '')}")
         print(f"{STATUS_MARK}{r.status_code}")
     return 0
 

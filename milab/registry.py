@@ -409,3 +409,138 @@ TUTORIALS += [_cosmos_keys(v) for v in _COSMOS_KEYS_PAGES] + \
                                      "tenantId", "type"],
               "user_identity_keys": ["clientId", "principalId"]}),
 ]
+
+
+# -- Graph: group membership and the Directory.Read.All app role (2019 AAD Graph pages; Microsoft Graph) --
+AAD_GRAPH_RETIRED = {"service": "Azure AD Graph", "when": "shut down in 2024-2025", "successor": "Microsoft Graph"}
+_GRAPH_PAGES = {
+    "windows": Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure AD Graph API",
+                    "tutorial-windows-vm-access-ad-graph.md", SEED_2019),
+    "linux": Page("Tutorial: Use a Linux VM system-assigned managed identity to access Azure AD Graph API",
+                  "tutorial-linux-vm-access-ad-graph.md", SEED_2019),
+    # the modern equivalent: the app role assignment pages, with Microsoft Graph as the resource app
+    "msgraph-windows": Page("Assign a managed identity access to an application role using PowerShell",
+                            "how-to-assign-app-role-managed-identity-powershell.md"),
+    "msgraph-linux": Page("Assign a managed identity access to an application role using Azure CLI",
+                          "how-to-assign-app-role-managed-identity-cli.md"),
+}
+_GRAPH_SECTIONS = {
+    "windows": ("Connect to Azure AD", "Add your VM identity to a group in Azure AD",
+                "Grant your VM access to the Azure AD Graph API", "Grant application permissions using Azure AD PowerShell",
+                "Get an access token using the VM's identity to call Azure AD Graph"),
+    "linux": ("Connect to Azure AD", "Add your VM's identity to a group in Azure AD",
+              "Grant your VM access to the Azure AD Graph API", "Grant application permissions using CURL",
+              "Get an access token using the VM's identity to call Azure AD Graph"),
+}
+_GROUP = {"displayName": "myGroup", "mailEnabled": False, "mailNickname": "NotSet", "securityEnabled": True}
+
+
+def _graph(variant: str) -> Tutorial:
+    modern = variant.startswith("msgraph")
+    os_name = variant.rsplit("-", 1)[-1]
+    facts: dict[str, Any] = {
+        "os": os_name, "identity": "system", "api": "msgraph" if modern else "aad",
+        "imds_url": IMDS_TOKEN_URL, "imds_api_version": "2018-02-01", "imds_headers": {"Metadata": "true"},
+        "imds_selector": None, "app_role": "Directory.Read.All", "group": dict(_GROUP),
+    }
+    if modern:
+        facts.update({
+            "imds_resource": "https://graph.microsoft.com", "graph_tenant": "myorganization",
+            "resource_app_id": "00000003-0000-0000-c000-000000000000",
+            "app_role_id": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+            # Get-MgServicePrincipal -Filter "DisplayName eq ..."; az ad sp list --display-name (startswith)
+            "sp_filter": "displayName eq '{name}'" if os_name == "windows" else "startswith(displayName,'{name}')",
+            "member_groups_body": '{"securityEnabledOnly": false}',
+            "expected_assignment": {"resourceDisplayName": "Microsoft Graph", "principalType": "ServicePrincipal"},
+            "metadata_key": "@odata.context",
+            "metadata": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+            "other_resource": "https://graph.windows.net", "wrong_audience_code": "InvalidAuthenticationToken",
+            "other_app_id": "00000002-0000-0000-c000-000000000000",
+            "other_app_role_id": "5778995a-e1bf-45b8-affa-663a9f3f4d04",
+        })
+    else:
+        facts.update({
+            "imds_resource": "https://graph.windows.net",
+            # the Windows page calls getMemberGroups under the tenant id, the Linux page under myorganization
+            "graph_tenant": "{tenant_id}" if os_name == "windows" else "myorganization",
+            "resource_app_id": "00000002-0000-0000-c000-000000000000",
+            "app_role_id": "5778995a-e1bf-45b8-affa-663a9f3f4d04",
+            "sp_filter": "displayName eq '{name}'" if os_name == "windows" else "startswith(displayName,'{name}')",
+            # the Linux page's list of service principals, with its "&24filter=" (no $filter at all)
+            "sp_list_query": None if os_name == "windows" else
+            "api-version=1.6&24filter=appId%20eq%20'00000002-0000-0000-c000-000000000000'",
+            # the Windows page sends the boolean as a string
+            "member_groups_body": '{"securityEnabledOnly":"false"}' if os_name == "windows" else
+            '{"securityEnabledOnly": false}',
+            "expected_assignment": {"resourceDisplayName": "Windows Azure Active Directory",
+                                    "principalType": "ServicePrincipal"},
+            "metadata_key": "odata.metadata",
+            "metadata": "https://graph.windows.net/{tenant}/$metadata#Collection(Edm.String)",
+            "other_resource": "https://graph.microsoft.com", "wrong_audience_code": "Authentication_MissingOrMalformed",
+            "other_app_id": "00000003-0000-0000-c000-000000000000",
+            "other_app_role_id": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+            "retired": {**AAD_GRAPH_RETIRED, "successor_tutorial": f"graph[msgraph-{os_name}]"},
+        })
+    sections = (("Assign a managed identity access to another application's app role",) if modern
+                else _GRAPH_SECTIONS[os_name])
+    return Tutorial("graph", variant, _GRAPH_PAGES[variant], sections,
+                    f"scenarios/test_graph.py::test_graph[{variant}]", facts)
+
+
+TUTORIALS += [_graph(v) for v in _GRAPH_PAGES]
+
+
+# -- Data Lake: ACLs for the VM's identity, LISTSTATUS and the two-step CREATE (Gen1); Gen2's DFS ----------
+DATALAKE_GEN1_RETIRED = {"service": "Azure Data Lake Storage Gen1", "when": "on 2024-02-29",
+                         "successor": "Azure Data Lake Storage Gen2"}
+_DATALAKE_PAGES = {
+    "windows": Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure Data Lake Store",
+                    "tutorial-windows-vm-access-datalake.md", SEED_2019),
+    "linux": Page("Tutorial: Use a Linux VM system-assigned managed identity to access Azure Data Lake Store",
+                  "tutorial-linux-vm-access-datalake.md", SEED_2019),
+    # the modern equivalent: ACLs on a hierarchical-namespace storage account (Gen2)
+    "gen2-windows": Page("Use PowerShell to manage ACLs in Azure Data Lake Storage", "data-lake-storage-acl-powershell.md"),
+    "gen2-linux": Page("Use Azure CLI to manage ACLs in Azure Data Lake Storage", "data-lake-storage-acl-cli.md"),
+}
+
+
+def _data_lake(variant: str) -> Tutorial:
+    gen2 = variant.startswith("gen2")
+    os_name = variant.rsplit("-", 1)[-1]
+    facts: dict[str, Any] = {
+        "os": os_name, "identity": "system", "imds_url": IMDS_TOKEN_URL, "imds_api_version": "2018-02-01",
+        "imds_headers": {"Metadata": "true"}, "imds_selector": None, "generation": 2 if gen2 else 1,
+        "folder": "TestFolder", "file": "Test1.txt",
+        # `echo "Test file." > Test1.txt`: bash writes a newline; Windows PowerShell writes CRLF (as UTF-16
+        # with a BOM, which the emulated Windows guest cannot send: it sends the text as UTF-8)
+        "file_content": "Test file.\r\n" if os_name == "windows" else "Test file.\n",
+        # the portal steps: Read and Execute on the root (access only); Read, Write and Execute on the
+        # folder (an access entry and a default entry)
+        "root_acl": "r-x", "folder_acl": "rwx", "folder_default_acl": True,
+    }
+    if gen2:
+        facts.update({"imds_resource": "https://storage.azure.com/", "filesystem": "data",
+                      "dfs_headers": {"x-ms-version": "2021-08-06"}})
+    else:
+        facts.update({
+            "imds_resource": "https://datalake.azure.net/", "list_permission": "770",
+            "webhdfs_version": "17.04.22.00",
+            # the Linux page's curl follows the redirect (-L); the Windows page stops at it
+            # (-MaximumRedirection 0) and sends the second request itself
+            "follow_redirect": os_name == "linux",
+            "retired": {**DATALAKE_GEN1_RETIRED, "successor_tutorial": f"data_lake[gen2-{os_name}]"},
+        })
+    if gen2:
+        sections = ("Set ACLs", "Get ACLs")
+    elif os_name == "windows":
+        sections = ("Grant your VM access to Azure Data Lake Store",
+                    "Get an access token using the VM's system-assigned managed identity and use it to call the "
+                    "Azure Data Lake Store filesystem")
+    else:
+        sections = ("Grant your VM access to Azure Data Lake Store",
+                    "Get an access token and call the Data Lake Store file system")
+    return Tutorial("data_lake", variant, _DATALAKE_PAGES[variant], sections,
+                    f"scenarios/test_data_lake.py::test_data_lake[{variant}]", facts)
+
+
+TUTORIALS += [_data_lake(v) for v in _DATALAKE_PAGES]

@@ -66,9 +66,11 @@ class Vm:
     scale_set: str | None = None  # for a scale-set instance: the set's name (``id`` is the instance's)
     instance_id: str | None = None
 
-    def http(self, method: str, url: str, headers: dict | None = None, body: str | None = None) -> HttpResult:
-        """Send one HTTP request from inside the VM, with the guest's own tool."""
-        step = HttpStep(method, url, dict(headers or {}), body)
+    def http(self, method: str, url: str, headers: dict | None = None, body: str | None = None, *,
+             max_redirects: int | None = None, show_headers: tuple[str, ...] = ()) -> HttpResult:
+        """Send one HTTP request from inside the VM, with the guest's own tool (``max_redirects``
+        and ``show_headers``: see :class:`~milab.guest.HttpStep`)."""
+        step = HttpStep(method, url, dict(headers or {}), body, max_redirects, tuple(show_headers))
         code, out, err = self.target.run_in_vm(self, render(step, self.os))
         result = parse_output(out, step, err)
         from .. import parity
@@ -186,6 +188,10 @@ class Target:
     def imds_request_count(self, vm: Vm) -> int:
         """How many token requests the VM's IMDS has seen."""
         raise NotImplementedError
+
+    def obsolete(self, facts: dict) -> None:
+        """A tutorial of a retired service (``facts["retired"]``) runs where the service is still
+        emulated; a target without it reports the tutorial obsolete, naming its successor."""
 
     def note(self, text: str) -> None:
         log.info("%s", text)
