@@ -241,7 +241,6 @@ def test_gen2_rest_operations_and_errors(gen2, http, arm, rg, control):
     name, key, _ = gen2
     vm = new_vm(arm, rg)
     base = f"https://{name}.dfs.core.windows.net"
-    from azure.storage.filedatalake import DataLakeServiceClient  # noqa: F401 - only the REST is used below
     op_headers = {"x-ms-version": "2021-08-06"}
 
     def call(method, path, token=None, headers=None, data=None):

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from ..directory import DirObject, apps
 from ..tokens import TokenError
-from .core import (ApiError, DirectoryApi, Request, alternative_names, compile_routes, group_properties, now,
-                   service_principal_names, service_principal_type, sp_properties, user_properties)
+from .core import (ApiError, DirectoryApi, Request, alternative_names, compile_routes, now,
+                   service_principal_names, service_principal_type)
 
 HOST = "graph.windows.net"
 API_VERSIONS = ("1.6", "1.5", "2013-11-08", "2013-04-05")
@@ -79,6 +79,20 @@ class AzureAdGraph(DirectoryApi):
     host = HOST
     audiences = tuple(a for a in apps.AZURE_AD_GRAPH.audiences)
     routes = ROUTES
+    PERMS = {"read_sps": READ, "read_assignments": READ, "write_assignments": WRITE_ASSIGNMENTS,
+             "read_groups": READ_DIRECTORY, "create_groups": WRITE_DIRECTORY, "delete_groups": WRITE_DIRECTORY,
+             "write_members": WRITE_DIRECTORY, "read_users": READ_DIRECTORY, "read_directory": READ_DIRECTORY}
+    KEYS = {"role_id": "id", "member_ref": "url", "by_ids": "objectIds"}  # the pages' and azure-graphrbac's
+
+    def member_of_permissions(self, kind: str):
+        return READ_DIRECTORY
+
+    def fragment(self, collection: str, entity: bool = False, owner: str = "") -> str:
+        """``odata.metadata`` after ``$metadata#``: every object is a ``directoryObjects`` entity,
+        assignments ``directoryObjects/Microsoft.DirectoryServices.AppRoleAssignment``."""
+        base = "directoryObjects" + ("/Microsoft.DirectoryServices.AppRoleAssignment"
+                                     if collection.startswith("appRole") else "")
+        return base + ("/@Element" if entity else "")
 
     # -- shapes -------------------------------------------------------------------------------------
     def split(self, request: web.Request) -> str:
@@ -129,7 +143,7 @@ class AzureAdGraph(DirectoryApi):
         return ApiError(400, "Request_BadRequest", f"Unsupported segment type. ODataQuery: {segment}")
 
     # -- rendering ------------------------------------------------------------------------------------
-    def render(self, o: DirObject) -> dict:
+    def render(self, o: DirObject, typed: bool = True) -> dict:  # every AAD Graph object says its odata.type
         head = {"odata.type": ODATA_TYPE[o.type], "objectType": o.type[0].upper() + o.type[1:], "objectId": o.id,
                 "deletionTimestamp": None}
         if o.type == "servicePrincipal":
@@ -186,126 +200,3 @@ class AzureAdGraph(DirectoryApi):
 
     def strings(self, req: Request, values: list[str]) -> tuple[int, dict]:
         return 200, {"odata.metadata": self.metadata(req, "Collection(Edm.String)"), "value": values}
-
-    # -- service principals -----------------------------------------------------------------------------
-    def list_sps(self, req: Request):
-        self.authorize(req, READ)
-        items = self.filtered(req, self.all_service_principals(), sp_properties("ServicePrincipal"))
-        return self.collection(req, "directoryObjects", items, self.render)
-
-    def get_sp(self, req: Request):
-        self.authorize(req, READ)
-        return self.entity(req, "directoryObjects/@Element", self.render(self.obj(req.params["id"],
-                                                                                    ("servicePrincipal",))))
-
-    def get_sp_by_app_id(self, req: Request):
-        self.authorize(req, READ)
-        p = self.directory.by_app_id(req.params["appId"])
-        if p is None:
-            raise self.not_found(req.params["appId"])
-        return self.entity(req, "directoryObjects/@Element", self.render(self.directory.object(p.object_id)))
-
-    # -- app role assignments ----------------------------------------------------------------------------
-    def list_assignments(self, req: Request):
-        self.authorize(req, READ)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        return self.collection(req, "directoryObjects/Microsoft.DirectoryServices.AppRoleAssignment",
-                               self.directory.assignments(principal_id=sp.id), self.render_assignment)
-
-    def list_assigned_to(self, req: Request):
-        self.authorize(req, READ)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        return self.collection(req, "directoryObjects/Microsoft.DirectoryServices.AppRoleAssignment",
-                               self.directory.assignments(resource_id=sp.id), self.render_assignment)
-
-    def create_assignment(self, req: Request):
-        self.authorize(req, WRITE_ASSIGNMENTS)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        body = self.body_object(req)
-        a = self.assign(sp, body.get("principalId"), body.get("resourceId"), body.get("id"), "principal")
-        return self.entity(req, "directoryObjects/Microsoft.DirectoryServices.AppRoleAssignment/@Element",
-                           self.render_assignment(a), 201)
-
-    def delete_assignment(self, req: Request):
-        self.authorize(req, WRITE_ASSIGNMENTS)
-        self.unassign(self.obj(req.params["id"], ("servicePrincipal",)), req.params["aid"])
-        return 204, None
-
-    # -- membership functions -------------------------------------------------------------------------------
-    def _target(self, req: Request) -> DirObject:
-        self.authorize(req, READ_DIRECTORY)
-        collection = req.http.path.split("/")[2].lower()
-        kind = {"serviceprincipals": ("servicePrincipal",), "users": ("user",), "groups": ("group",)}.get(collection)
-        return self.obj(req.params["id"], kind)
-
-    def getMemberGroups(self, req: Request):  # noqa: N802 - the function's name in the API
-        return self.strings(req, self.member_groups(req, self._target(req)))
-
-    def getMemberObjects(self, req: Request):  # noqa: N802
-        return self.strings(req, self.member_objects(req, self._target(req)))
-
-    def checkMemberGroups(self, req: Request):  # noqa: N802
-        return self.strings(req, self.check_member_groups(req, self._target(req), "groupIds"))
-
-    # -- directory objects ----------------------------------------------------------------------------------
-    def get_by_ids(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        body = self.body_object(req)
-        found = self.by_ids(body.get("objectIds"), body.get("types"),
-                            {"serviceprincipal": "servicePrincipal", "user": "user", "group": "group"})
-        return self.collection(req, "directoryObjects", found, self.render)
-
-    def get_directory_object(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        return self.entity(req, "directoryObjects/@Element", self.render(self.obj(req.params["id"])))
-
-    # -- groups -------------------------------------------------------------------------------------------
-    def list_groups(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        items = self.filtered(req, self.directory.objects(("group",)), group_properties("Group"))
-        return self.collection(req, "directoryObjects", items, self.render)
-
-    def create_group(self, req: Request):
-        self.authorize(req, WRITE_DIRECTORY)
-        g = self.make_group(req)
-        return self.entity(req, "directoryObjects/@Element", self.render(self.directory.object(g["id"])), 201)
-
-    def get_group(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        return self.entity(req, "directoryObjects/@Element", self.render(self.obj(req.params["id"], ("group",))))
-
-    def delete_group(self, req: Request):
-        self.authorize(req, WRITE_DIRECTORY)
-        self.drop_group(self.obj(req.params["id"], ("group",)))
-        return 204, None
-
-    def list_members(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        g = self.obj(req.params["id"], ("group",))
-        return self.collection(req, "directoryObjects", self.directory.members(g.id), self.render)
-
-    def add_member(self, req: Request):
-        self.authorize(req, WRITE_DIRECTORY)
-        self.add_ref(self.obj(req.params["id"], ("group",)), self.body_object(req).get("url"))
-        return 204, None
-
-    def remove_member(self, req: Request):
-        self.authorize(req, WRITE_DIRECTORY)
-        self.remove_ref(self.obj(req.params["id"], ("group",)), req.params["member"])
-        return 204, None
-
-    # -- users ----------------------------------------------------------------------------------------------
-    def list_users(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        items = self.filtered(req, self.directory.objects(("user",)), user_properties("User"))
-        return self.collection(req, "directoryObjects", items, self.render)
-
-    def get_user(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        key = req.params["id"]
-        o = self.directory.object(key) or next(
-            (u for u in self.directory.objects(("user",))
-             if (u.doc or {}).get("userPrincipalName", "").lower() == key.lower()), None)
-        if o is None or o.type != "user":
-            raise self.not_found(key)
-        return self.entity(req, "directoryObjects/@Element", self.render(o))

@@ -437,6 +437,159 @@ class DirectoryApi:
         return (p.display_name if p else None), (r.display_name if r else None)
 
 
+    # -- the handlers, one set for both APIs (each names its permissions, body keys and shapes) --------
+    PERMS: dict[str, Permissions] = {}
+    KEYS = {"role_id": "appRoleId", "member_ref": "@odata.id", "by_ids": "ids"}
+
+    def member_of_permissions(self, kind: str) -> Permissions:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fragment(self, collection: str, entity: bool = False, owner: str = "") -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def render(self, o: DirObject, typed: bool = False) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def render_assignment(self, a: dict) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def collection(self, req: Request, fragment: str, items: list, render) -> tuple[int, dict]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def entity(self, req: Request, fragment: str, doc: dict, status: int = 200) -> tuple[int, dict]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def strings(self, req: Request, values: list[str]) -> tuple[int, dict]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def _list(self, req: Request, perm: str, kind: str, props: Properties, collection: str):
+        self.authorize(req, self.PERMS[perm])
+        items = self.filtered(req, self.directory.objects((kind,)), props)
+        return self.collection(req, self.fragment(collection), items, self.render)
+
+    def _get(self, req: Request, o: DirObject, collection: str, typed: bool = False, status: int = 200):
+        return self.entity(req, self.fragment(collection, entity=True), self.render(o, typed), status)
+
+    def list_sps(self, req: Request):
+        return self._list(req, "read_sps", "servicePrincipal", sp_properties("ServicePrincipal"), "servicePrincipals")
+
+    def get_sp(self, req: Request):
+        self.authorize(req, self.PERMS["read_sps"])
+        return self._get(req, self.obj(req.params["id"], ("servicePrincipal",)), "servicePrincipals")
+
+    def get_sp_by_app_id(self, req: Request):
+        self.authorize(req, self.PERMS["read_sps"])
+        p = self.directory.by_app_id(req.params["appId"])
+        if p is None:
+            raise self.not_found(req.params["appId"])
+        return self._get(req, self.directory.object(p.object_id), "servicePrincipals")
+
+    def _assignments(self, req: Request, collection: str, side: str):
+        self.authorize(req, self.PERMS["read_assignments"])
+        sp = self.obj(req.params["id"], ("servicePrincipal",))
+        return self.collection(req, self.fragment(collection, owner=sp.id),
+                               self.directory.assignments(**{side: sp.id}), self.render_assignment)
+
+    def list_assignments(self, req: Request):
+        return self._assignments(req, "appRoleAssignments", "principal_id")
+
+    def list_assigned_to(self, req: Request):
+        return self._assignments(req, "appRoleAssignedTo", "resource_id")
+
+    def _create(self, req: Request, side: str, collection: str):
+        self.authorize(req, self.PERMS["write_assignments"])
+        sp = self.obj(req.params["id"], ("servicePrincipal",))
+        body = self.body_object(req)
+        a = self.assign(sp, body.get("principalId"), body.get("resourceId"), body.get(self.KEYS["role_id"]), side)
+        return self.entity(req, self.fragment(collection, entity=True, owner=sp.id), self.render_assignment(a), 201)
+
+    def create_assignment(self, req: Request):
+        return self._create(req, "principal", "appRoleAssignments")
+
+    def create_assigned_to(self, req: Request):
+        return self._create(req, "resource", "appRoleAssignedTo")
+
+    def delete_assignment(self, req: Request):
+        self.authorize(req, self.PERMS["write_assignments"])
+        self.unassign(self.obj(req.params["id"], ("servicePrincipal",)), req.params["aid"])
+        return 204, None
+
+    def _target(self, req: Request) -> DirObject:
+        """The object a membership function is asked about, by the collection the URL names."""
+        collection = req.http.path.split("/")[2].lower()
+        kind = {"serviceprincipals": "servicePrincipal", "users": "user", "groups": "group"}.get(collection,
+                                                                                                "directoryObject")
+        self.authorize(req, self.member_of_permissions(kind))
+        return self.obj(req.params["id"], None if kind == "directoryObject" else (kind,))
+
+    def getMemberGroups(self, req: Request):  # noqa: N802 - the function's name in both APIs
+        return self.strings(req, self.member_groups(req, self._target(req)))
+
+    def getMemberObjects(self, req: Request):  # noqa: N802
+        return self.strings(req, self.member_objects(req, self._target(req)))
+
+    def checkMemberGroups(self, req: Request):  # noqa: N802
+        return self.strings(req, self.check_member_groups(req, self._target(req), "groupIds"))
+
+    def get_by_ids(self, req: Request):
+        self.authorize(req, self.PERMS["read_directory"])
+        body = self.body_object(req)
+        found = self.by_ids(body.get(self.KEYS["by_ids"]), body.get("types"),
+                            {"serviceprincipal": "servicePrincipal", "user": "user", "group": "group"})
+        return self.collection(req, self.fragment("directoryObjects"), found, lambda o: self.render(o, True))
+
+    def get_directory_object(self, req: Request):
+        self.authorize(req, self.PERMS["read_directory"])
+        return self._get(req, self.obj(req.params["id"]), "directoryObjects", typed=True)
+
+    def list_groups(self, req: Request):
+        return self._list(req, "read_groups", "group", group_properties("Group"), "groups")
+
+    def create_group(self, req: Request):
+        self.authorize(req, self.PERMS["create_groups"])
+        g = self.make_group(req)
+        return self._get(req, self.directory.object(g["id"]), "groups", status=201)
+
+    def get_group(self, req: Request):
+        self.authorize(req, self.PERMS["read_groups"])
+        return self._get(req, self.obj(req.params["id"], ("group",)), "groups")
+
+    def delete_group(self, req: Request):
+        self.authorize(req, self.PERMS["delete_groups"])
+        self.drop_group(self.obj(req.params["id"], ("group",)))
+        return 204, None
+
+    def list_members(self, req: Request):
+        self.authorize(req, self.PERMS["read_groups"])
+        g = self.obj(req.params["id"], ("group",))
+        return self.collection(req, self.fragment("directoryObjects"), self.directory.members(g.id),
+                               lambda o: self.render(o, True))
+
+    def add_member(self, req: Request):
+        self.authorize(req, self.PERMS["write_members"])
+        self.add_ref(self.obj(req.params["id"], ("group",)), self.body_object(req).get(self.KEYS["member_ref"]))
+        return 204, None
+
+    def remove_member(self, req: Request):
+        self.authorize(req, self.PERMS["write_members"])
+        self.remove_ref(self.obj(req.params["id"], ("group",)), req.params["member"])
+        return 204, None
+
+    def list_users(self, req: Request):
+        return self._list(req, "read_users", "user", user_properties("User"), "users")
+
+    def get_user(self, req: Request):
+        """A user by object id or user principal name."""
+        self.authorize(req, self.PERMS["read_users"])
+        key = req.params["id"]
+        o = self.directory.object(key) or next(
+            (u for u in self.directory.objects(("user",))
+             if (u.doc or {}).get("userPrincipalName", "").lower() == key.lower()), None)
+        if o is None or o.type != "user":
+            raise self.not_found(key)
+        return self._get(req, o, "users")
+
+
 def compile_routes(spec: Iterable[tuple[str, str, str]]) -> list[tuple[str, re.Pattern, str]]:
     """Route patterns: ``{name}`` is one path segment; matching ignores case, as Graph's does."""
     out = []

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from ..directory import DirObject, apps
 from ..tokens import TokenError
-from .core import (ApiError, DirectoryApi, Request, alternative_names, compile_routes, group_properties, now,
-                   service_principal_names, service_principal_type, sp_properties, user_properties)
+from .core import (ApiError, DirectoryApi, Request, alternative_names, compile_routes, now,
+                   service_principal_names, service_principal_type)
 
 HOST = "graph.microsoft.com"
 BASE = f"https://{HOST}/v1.0"
@@ -54,8 +54,7 @@ MEMBER_OF = {
     "group": READ_GROUPS,
     "directoryObject": READ_DIRECTORY,
 }
-_COLLECTIONS = {"servicePrincipals": "servicePrincipal", "users": "user", "groups": "group",
-                "directoryObjects": "directoryObject"}
+_COLLECTIONS = ("servicePrincipals", "users", "groups", "directoryObjects")
 
 _TOKEN_MESSAGES = {
     "missing": "Access token is empty.",
@@ -96,6 +95,19 @@ class MicrosoftGraph(DirectoryApi):
     host = HOST
     audiences = tuple(a for a in apps.MICROSOFT_GRAPH.audiences)
     routes = ROUTES
+    PERMS = {"read_sps": READ_APPS, "read_assignments": READ_ASSIGNMENTS, "write_assignments": WRITE_ASSIGNMENTS,
+             "read_groups": READ_GROUPS, "create_groups": CREATE_GROUPS, "delete_groups": DELETE_GROUPS,
+             "write_members": WRITE_MEMBERS, "read_users": READ_USERS, "read_directory": READ_DIRECTORY}
+    KEYS = {"role_id": "appRoleId", "member_ref": "@odata.id", "by_ids": "ids"}
+
+    def member_of_permissions(self, kind: str):
+        return MEMBER_OF[kind]
+
+    def fragment(self, collection: str, entity: bool = False, owner: str = "") -> str:
+        """``@odata.context`` after ``$metadata#``: ``servicePrincipals``, ``groups/$entity``,
+        ``servicePrincipals('<id>')/appRoleAssignments/$entity`` ..."""
+        base = f"servicePrincipals('{owner}')/{collection}" if collection.startswith("appRole") else collection
+        return base + ("/$entity" if entity else "")
 
     # -- shapes -------------------------------------------------------------------------------------
     def split(self, request: web.Request) -> str:
@@ -220,140 +232,5 @@ class MicrosoftGraph(DirectoryApi):
     def entity(self, req: Request, context: str, doc: dict, status: int = 200) -> tuple[int, dict]:
         return status, {"@odata.context": f"{BASE}/$metadata#{context}", **self.select(req, doc)}
 
-    # -- service principals -----------------------------------------------------------------------------
-    def list_sps(self, req: Request):
-        self.authorize(req, READ_APPS)
-        items = self.filtered(req, self.all_service_principals(), sp_properties("ServicePrincipal"))
-        return self.collection(req, "servicePrincipals", items, self.render_sp)
-
-    def get_sp(self, req: Request):
-        self.authorize(req, READ_APPS)
-        return self.entity(req, "servicePrincipals/$entity", self.render_sp(self.obj(req.params["id"],
-                                                                                       ("servicePrincipal",))))
-
-    def get_sp_by_app_id(self, req: Request):
-        self.authorize(req, READ_APPS)
-        p = self.directory.by_app_id(req.params["appId"])
-        if p is None:
-            raise self.not_found(f"appId '{req.params['appId']}'")
-        return self.entity(req, "servicePrincipals/$entity", self.render_sp(self.directory.object(p.object_id)))
-
-    # -- app role assignments ----------------------------------------------------------------------------
-    def list_assignments(self, req: Request):
-        self.authorize(req, READ_ASSIGNMENTS)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        return self.collection(req, f"servicePrincipals('{sp.id}')/appRoleAssignments",
-                               self.directory.assignments(principal_id=sp.id), self.render_assignment)
-
-    def list_assigned_to(self, req: Request):
-        self.authorize(req, READ_ASSIGNMENTS)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        return self.collection(req, f"servicePrincipals('{sp.id}')/appRoleAssignedTo",
-                               self.directory.assignments(resource_id=sp.id), self.render_assignment)
-
-    def _create(self, req: Request, side: str, nav: str):
-        self.authorize(req, WRITE_ASSIGNMENTS)
-        sp = self.obj(req.params["id"], ("servicePrincipal",))
-        body = self.body_object(req)
-        a = self.assign(sp, body.get("principalId"), body.get("resourceId"), body.get("appRoleId"), side)
-        return self.entity(req, f"servicePrincipals('{sp.id}')/{nav}/$entity", self.render_assignment(a), 201)
-
-    def create_assignment(self, req: Request):
-        return self._create(req, "principal", "appRoleAssignments")
-
-    def create_assigned_to(self, req: Request):
-        return self._create(req, "resource", "appRoleAssignedTo")
-
-    def delete_assignment(self, req: Request):
-        self.authorize(req, WRITE_ASSIGNMENTS)
-        self.unassign(self.obj(req.params["id"], ("servicePrincipal",)), req.params["aid"])
-        return 204, None
-
-    # -- membership functions -------------------------------------------------------------------------------
-    def _target(self, req: Request) -> DirObject:
-        collection = req.http.path.split("/")[2]
-        kind = _COLLECTIONS[next(c for c in _COLLECTIONS if c.lower() == collection.lower())]
-        self.authorize(req, MEMBER_OF[kind])
-        return self.obj(req.params["id"], None if kind == "directoryObject" else (kind,))
-
-    def getMemberGroups(self, req: Request):  # noqa: N802 - the Graph function's name
-        target = self._target(req)
-        return 200, {"@odata.context": f"{BASE}/$metadata#Collection(Edm.String)",
-                     "value": self.member_groups(req, target)}
-
-    def getMemberObjects(self, req: Request):  # noqa: N802
-        target = self._target(req)
-        return 200, {"@odata.context": f"{BASE}/$metadata#Collection(Edm.String)",
-                     "value": self.member_objects(req, target)}
-
-    def checkMemberGroups(self, req: Request):  # noqa: N802
-        target = self._target(req)
-        return 200, {"@odata.context": f"{BASE}/$metadata#Collection(Edm.String)",
-                     "value": self.check_member_groups(req, target, "groupIds")}
-
-    # -- directory objects ----------------------------------------------------------------------------------
-    def get_by_ids(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        body = self.body_object(req)
-        found = self.by_ids(body.get("ids"), body.get("types"),
-                            {"serviceprincipal": "servicePrincipal", "user": "user", "group": "group"})
-        return 200, {"@odata.context": f"{BASE}/$metadata#directoryObjects",
-                     "value": [self.render(o, typed=True) for o in found]}
-
-    def get_directory_object(self, req: Request):
-        self.authorize(req, READ_DIRECTORY)
-        o = self.obj(req.params["id"])
-        return self.entity(req, "directoryObjects/$entity", self.render(o, typed=True))
-
-    # -- groups -------------------------------------------------------------------------------------------
-    def list_groups(self, req: Request):
-        self.authorize(req, READ_GROUPS)
-        items = self.filtered(req, self.directory.objects(("group",)), group_properties("Group"))
-        return self.collection(req, "groups", items, lambda o: self.render_group(o.doc))
-
-    def create_group(self, req: Request):
-        self.authorize(req, CREATE_GROUPS)
-        return self.entity(req, "groups/$entity", self.render_group(self.make_group(req)), 201)
-
-    def get_group(self, req: Request):
-        self.authorize(req, READ_GROUPS)
-        return self.entity(req, "groups/$entity", self.render_group(self.obj(req.params["id"], ("group",)).doc))
-
-    def delete_group(self, req: Request):
-        self.authorize(req, DELETE_GROUPS)
-        self.drop_group(self.obj(req.params["id"], ("group",)))
-        return 204, None
-
-    def list_members(self, req: Request):
-        self.authorize(req, READ_GROUPS)
-        g = self.obj(req.params["id"], ("group",))
-        return self.collection(req, "directoryObjects", self.directory.members(g.id),
-                               lambda o: self.render(o, typed=True))
-
-    def add_member(self, req: Request):
-        self.authorize(req, WRITE_MEMBERS)
-        g = self.obj(req.params["id"], ("group",))
-        self.add_ref(g, self.body_object(req).get("@odata.id"))
-        return 204, None
-
-    def remove_member(self, req: Request):
-        self.authorize(req, WRITE_MEMBERS)
-        self.remove_ref(self.obj(req.params["id"], ("group",)), req.params["member"])
-        return 204, None
-
-    # -- users ----------------------------------------------------------------------------------------------
-    def list_users(self, req: Request):
-        self.authorize(req, READ_USERS)
-        items = self.filtered(req, self.directory.objects(("user",)), user_properties("User"))
-        return self.collection(req, "users", items, lambda o: self.render_user(o.doc))
-
-    def get_user(self, req: Request):
-        self.authorize(req, READ_USERS)
-        key = req.params["id"]
-        o = self.directory.object(key)
-        if o is None:
-            o = next((u for u in self.directory.objects(("user",))
-                      if (u.doc or {}).get("userPrincipalName", "").lower() == key.lower()), None)
-        if o is None or o.type != "user":
-            raise self.not_found(key)
-        return self.entity(req, "users/$entity", self.render_user(o.doc))
+    def strings(self, req: Request, values: list[str]) -> tuple[int, dict]:
+        return 200, {"@odata.context": f"{BASE}/$metadata#Collection(Edm.String)", "value": values}
