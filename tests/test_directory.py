@@ -200,3 +200,18 @@ def test_a_role_assigned_to_a_group_applies_to_its_members_in_azure_rbac(tmp_pat
         assert not emu.allowed(vm, read, scope)  # RBAC asks the directory at each request
     finally:
         emu.state.path = None
+
+
+def test_key_vault_access_policies_see_the_directorys_groups(tmp_path):
+    emu = Emulator(Config(state_dir=tmp_path))
+    try:
+        d = emu.directory
+        vm = _mi(d, "vm1")
+        g = d.create_group("secret readers", "readers")
+        d.add_member(g["id"], vm)
+        # a token without a groups claim (a service principal's): the directory says which groups
+        assert emu.keyvault.principals_of({"oid": vm}) == {vm, g["id"]}
+        d.remove_member(g["id"], vm)
+        assert emu.keyvault.principals_of({"oid": vm}) == {vm}
+    finally:
+        emu.state.path = None
