@@ -47,7 +47,6 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from ..bodies import BodyError, read_limited
 from ..storage import actions
@@ -102,7 +101,6 @@ class DataLakeStoreGen2:
     def __init__(self, emu: "Emulator"):
         self.emu = emu
         self.pending: dict[tuple[str, str, str], dict[int, bytes]] = {}  # uncommitted appends by position
-        self._session: aiohttp.ClientSession | None = None
         emu.data_planes[SUFFIX] = self
 
     @property
@@ -113,35 +111,18 @@ class DataLakeStoreGen2:
     def permissive(self) -> bool:
         return bool(getattr(self.emu.config, "permissive_datalake", False))
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+    async def close(self) -> None:  # the Blob gateway owns the session to Azurite
+        return None
 
     # -- the Blob engine ---------------------------------------------------------------------------
     async def engine(self, res: dict, method: str, raw: str, headers: dict | None = None, body: bytes = b"",
                      ) -> tuple[int, dict, bytes]:
-        """A Shared Key request of the emulator itself to the account's blobs in Azurite."""
-        account = res["name"]
-        keys = res["_milab"]["keys"]
-        azurite = self.gateway.azurite
-        if account not in azurite.accounts:  # an account from a state directory: register it again
-            azurite.add(account, keys["key1"], keys["key2"])
-        port = await azurite.port(account)
-        if port is None:
-            raise DfsError(503, "ServerBusy", "The blob engine for this account is not running.")
-        h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": ENGINE_VERSION,
-             "Host": f"{account}{BLOB_SUFFIX}", **(headers or {})}
-        if body:
-            h["Content-Length"] = str(len(body))
-        h["Authorization"] = shared_key_authorization(method, raw, h, account, keys["key1"])
-        h.pop("Content-Length", None)
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=azurite.client_ssl()),
-                                                  auto_decompress=False, timeout=aiohttp.ClientTimeout(total=300))
+        """A Shared Key request of the emulator itself to the account's blobs, through the Blob gateway."""
+        from ..storage.gateway import Refused
         try:
-            async with self._session.request(method, URL(f"https://127.0.0.1:{port}{raw}", encoded=True), headers=h,
-                                             data=body or None, skip_auto_headers=("Content-Type",)) as r:
-                return r.status, dict(r.headers), await r.read()
+            return await self.gateway.engine_request(res, method, raw, headers, body, version=ENGINE_VERSION)
+        except Refused:
+            raise DfsError(503, "ServerBusy", "The blob engine for this account is not running.") from None
         except aiohttp.ClientError as e:
             raise DfsError(503, "ServerBusy", f"The blob engine did not answer: {e}") from None
 

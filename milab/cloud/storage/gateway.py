@@ -833,6 +833,26 @@ class BlobGateway:
                 log.warning("Azurite %s %s for %s answered %s", method, raw, account, r.status)
             return r.status, data
 
+    async def engine_request(self, res: dict, method: str, raw: str, headers: dict | None = None,
+                             body: bytes = b"", *, version: str = ADMIN_VERSION) -> tuple[int, dict, bytes]:
+        """A Shared Key request of the emulator itself to an account's blobs in Azurite (the DFS
+        endpoint's engine): the same route and session as clients' requests, and an acknowledged
+        write made durable before the caller answers its client. Raises ``Refused`` when the
+        account's engine is not running, ``aiohttp.ClientError`` when it does not answer."""
+        account = res["name"]
+        port = await self._port(account)
+        h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": version,
+             "Host": f"{account}{SUFFIX}", **(headers or {})}
+        signed = {**h, "Content-Length": str(len(body))} if body else h
+        h["Authorization"] = shared_key_authorization(method, raw, signed, account, res["_milab"]["keys"]["key1"])
+        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
+        async with self._session_for().request(method, url, headers=h, data=body or None, allow_redirects=False,
+                                               skip_auto_headers=("Content-Type",)) as r:
+            status, out, data = r.status, dict(r.headers), await r.read()
+        if 200 <= status < 300 and method not in ("GET", "HEAD"):
+            await self.azurite.flush()
+        return status, out, data
+
     async def _purge_account(self, account: str, port: int, key: str) -> None:
         """A deleted account's containers go too (a later account of the same name starts empty)."""
         status, data = await self.admin(account, port, "GET", "/?comp=list", key)
