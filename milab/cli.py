@@ -326,11 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``milab`` command (``argv`` None: the process's own arguments), or a call of it from
+    Python with ``argv`` (tests, tools), which leaves the caller's signal handling alone."""
     import signal
     args = build_parser().parse_args(argv)
-    # `milab docs map | head` ends quietly; never for `serve`, whose clients may go away at any time
-    # (a write to a closed socket must be an EPIPE the emulator handles, not a signal that ends it)
-    if hasattr(signal, "SIGPIPE") and args.command != "serve":
+    # `milab docs map | head` ends quietly; only for the process's own short commands: never for
+    # `serve`, whose clients may go away at any time (a write to a closed socket must be an EPIPE the
+    # emulator handles, not a signal that ends it), and never inside a caller's process (a pytest
+    # worker that called main() would die at its next write to a reset socket)
+    if hasattr(signal, "SIGPIPE") and argv is None and args.command != "serve":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     return int(args.func(args) or 0)
 

@@ -172,3 +172,15 @@ def test_doc_facts_missing_or_malformed(tmp_path, content, words):
         path.write_text(content)
     _pytest_one_line(_pytest("scenarios/test_arm_read.py", "--doc-facts", str(path), "--collect-only",
                              env=_env()), "--doc-facts", *words)
+
+
+def test_calling_main_from_python_leaves_the_callers_sigpipe_alone():
+    """Only the ``milab`` process's own short commands take SIGPIPE's default (`milab docs map | head`
+    ends quietly); a pytest worker that calls main() keeps Python's SIG_IGN, or it would die at its
+    next write to a reset socket."""
+    import signal
+    from milab.cli import main
+    before = signal.getsignal(signal.SIGPIPE)
+    assert before != signal.SIG_DFL
+    main(["status"])
+    assert signal.getsignal(signal.SIGPIPE) == before
