@@ -18,7 +18,7 @@ from ..authorization import required_action
 from ..bodies import ARM_MAX_BODY, BodyError, parse_json, read_limited
 from ..tokens import TokenError, bearer
 from . import authorization as authz
-from . import identity
+from . import identity, providers
 from .base import Call, ResourceType, check_envelope, invalid_content
 from .catalog import PROVIDER_ACTIONS, TYPES, resource_type
 from .deployments import Deployments, is_deployments_path, parse_jsonc
@@ -101,6 +101,8 @@ class ArmService:
 
     # -- entry point --------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.Response:
+        if request.path.rstrip("/").lower() == "/metadata/endpoints":  # the cloud's endpoints: no token
+            return _json(200, providers.metadata_endpoints(request.query.get("api-version")))
         try:
             # ARM authenticates before it looks at anything else, the body included: an
             # unauthenticated request is a 401 whatever it carries.
@@ -151,6 +153,9 @@ class ArmService:
     # -- routing ------------------------------------------------------------------------------
     def route(self, call: Call) -> tuple[int, Any]:
         ref = call.ref
+        answered = providers.route(call)  # providers, locations, name checks, the image catalogue
+        if answered is not None:
+            return answered
         if ref.subscription is None:
             if ref.tail == "subscriptions" and call.method == "GET":
                 return 200, self.list_subscriptions(call)

@@ -8,14 +8,18 @@ docs gate reports them as unknown to the emulator.
 """
 from __future__ import annotations
 
+from . import apiversions
 from .authorization import RA_TYPE, RD_TYPE, ROLE_ASSIGNMENT_API_VERSIONS, ROLE_DEFINITION_API_VERSIONS
 from .base import ResourceType
 from .compute import INSTANCE, VirtualMachine, VirtualMachineScaleSet
 from .deployments import DEPLOYMENT_API_VERSIONS
+from .generic import CREATE_STATUS, GenericType
 from .keyvault import TYPES as KEYVAULT_TYPES
 from .cosmos import TYPES as COSMOS_TYPES
 from .msi import UserAssignedIdentity
-from .resources import RESOURCES_API_VERSIONS, ResourceGroup, Subscription
+from .network import TYPES as NETWORK_TYPES
+from .providers import NAME_CHECKS
+from .resources import ResourceGroup, Subscription
 from .storage import TYPES as STORAGE_TYPES
 from .containerinstance import TYPES as ACI_TYPES
 from .web import PROVIDER_ACTIONS as WEB_PROVIDER_ACTIONS, TYPES as WEB_TYPES
@@ -27,19 +31,22 @@ TYPES: dict[str, ResourceType] = {}
 
 
 def register(rt: ResourceType) -> ResourceType:
+    rt.api_versions = apiversions.accepted(rt.type, rt.api_versions)  # every published version
+    if getattr(rt, "created_status", None) is None and rt.type.lower() in CREATE_STATUS:
+        rt.created_status = CREATE_STATUS[rt.type.lower()]  # the status the type's spec (and SDK) expects
     TYPES[rt.type.lower()] = rt
     return rt
 
 
 for _rt in (Subscription(), ResourceGroup(), VirtualMachine(), VirtualMachineScaleSet(), UserAssignedIdentity(),
-            *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE, *COSMOS_TYPES):
+            *STORAGE_TYPES, *KEYVAULT_TYPES, INSTANCE, *COSMOS_TYPES, *NETWORK_TYPES):
     register(_rt)
 for _rt in (*ACI_TYPES, *WEB_TYPES):
     register(_rt)
 
 # POSTs to a provider itself (``/subscriptions/{s}/providers/{namespace}/{operation}``), by lower-cased
 # "namespace/operation", authorized as ``<namespace>/<operation>/read`` at the subscription.
-PROVIDER_ACTIONS: dict = {**WEB_PROVIDER_ACTIONS}
+PROVIDER_ACTIONS: dict = {**NAME_CHECKS, **WEB_PROVIDER_ACTIONS}
 
 for _rt in DATALAKE_STORE_TYPES:
     register(_rt)
@@ -48,8 +55,8 @@ for _rt in DATALAKE_STORE_TYPES:
 def resource_type(type_name: str) -> ResourceType:
     """The handler of a type; unknown types get the generic behaviour."""
     rt = TYPES.get(type_name.lower())
-    if rt is None:
-        rt = ResourceType(type_name)
+    if rt is None:  # stored generically, at the versions the specifications publish for it
+        rt = GenericType(type_name, apiversions.generic(type_name))
     return rt
 
 
@@ -66,7 +73,7 @@ def known_api_versions(type_name: str) -> tuple[str, ...] | None:
     if t == RD_TYPE.lower():
         return ROLE_DEFINITION_API_VERSIONS
     if t in ("microsoft.resources/resourcegroups", "microsoft.resources/subscriptions/resourcegroups"):
-        return RESOURCES_API_VERSIONS
+        return TYPES["microsoft.resources/subscriptions/resourcegroups"].api_versions
     if t.startswith("microsoft.resources/deployments"):
         return DEPLOYMENT_API_VERSIONS
     rt = TYPES.get(t)

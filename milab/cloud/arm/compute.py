@@ -15,7 +15,8 @@ from .errors import ArmError
 from . import identity
 
 DICT_FORMAT_FROM = "2018-06-01"
-COMPUTE_STYLE = identity.IdentityStyle(both="SystemAssigned, UserAssigned", dict_format_from=DICT_FORMAT_FROM)
+COMPUTE_STYLE = identity.IdentityStyle(both="SystemAssigned, UserAssigned", dict_format_from=DICT_FORMAT_FROM,
+                                       keep_on_put_without_identity=True)  # Compute keeps it (see identity.py)
 
 COMPUTE_API_VERSIONS = (
     "2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-04-30-preview", "2017-03-30", "2017-12-01",
@@ -80,6 +81,13 @@ class VirtualMachine(ResourceType):
         remove_guests(call.state, existing["id"])
 
     views = {"instanceView": lambda call, res: _instance_view(res)}
+
+    def render(self, call: Call, res: dict) -> dict:
+        out = super().render(call, res)
+        # GET ...?$expand=instanceView (az vm create reads the new VM's power state this way)
+        if "instanceview" in call.query.get("$expand", "").lower() and isinstance(out.get("properties"), dict):
+            out["properties"] = {**out["properties"], "instanceView": _instance_view(res)}
+        return out
 
     # -- actions -----------------------------------------------------------------------------
     def _noop(self, call: Call, res: dict):
