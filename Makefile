@@ -13,8 +13,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: deps scenarios test bench nightly clean
 
 NPM_STAMP := infra/node_modules/.milab-installed
+# The Azure CLI the page runner runs (milab/pages/az.py): pinned, in its own virtual environment
+# because its dependency pins clash with the project's; reinstalled only when the pin changes.
+AZ_CLI_PIN := 2.91.0
+AZ_VENV ?= .venv-az
+AZ_STAMP := $(AZ_VENV)/.milab-azure-cli-$(AZ_CLI_PIN)
 
-deps: $(SYSTEM_STAMP) $(STAMP) $(NPM_STAMP)
+deps: $(SYSTEM_STAMP) $(STAMP) $(NPM_STAMP) $(AZ_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +40,12 @@ $(SYSTEM_STAMP): Makefile
 # infra/package-lock.json.
 $(NPM_STAMP): infra/package.json infra/package-lock.json
 	npm ci --prefix infra --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(AZ_STAMP):
+	rm -f $(AZ_VENV)/.milab-azure-cli-*
+	$(PYTHON) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install -q --disable-pip-version-check "azure-cli==$(AZ_CLI_PIN)"
 	touch $@
 
 scenarios: deps
@@ -58,4 +69,4 @@ bench: deps
 	$(PY) bench/connections.py
 
 clean:
-	rm -rf $(VENV) reports/*.xml reports/*.html reports/*.md reports/*.json
+	rm -rf $(VENV) $(AZ_VENV) reports/*.xml reports/*.html reports/*.md reports/*.json reports/pages

@@ -10,4 +10,5 @@ pytest_plugins = [
     "fixtures.cosmos",
     "fixtures.directory",
     "fixtures.datalake",
+    "fixtures.pages",
 ]

@@ -164,6 +164,9 @@ def _export_glue(prev: str, nxt: str, in_quote: bool) -> str:
         return ""
     if re.search(r"https?://\S*$", tail) and n[0].isalnum() and not n.startswith(("-", "http")):
         return ""
+    # an ARM resource ID broken inside a segment ('.../Microsoft.Storage/storageAc' + 'counts/myAcct')
+    if re.search(r"/(subscriptions|providers|resourceGroups)/\S*$", tail, re.I) and re.match(r"^[A-Za-z0-9]+/", n):
+        return ""
     return " "
 
 

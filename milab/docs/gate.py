@@ -500,7 +500,12 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
                   python: str = sys.executable, progress: Callable[[str], None] | None = None) -> list[Finding]:
     """Run the scenarios of the tutorials the pages map to; attach outcomes to the results.
     ``progress`` gets one line per finished test while they run."""
-    affected = [r for r in results if r.tutorials]
+    from ..pages import catalog as procedures
+    page_procedures = {s.id: r.page.file for r in results
+                       for s in procedures.specs_for_page(r.page.title, r.page.file, _h1(r.page))}
+    if not (repo_root / "scenarios" / "test_pages.py").is_file():
+        page_procedures = {}
+    affected = [r for r in results if r.tutorials or r.page.file in page_procedures.values()]
     if not affected:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -515,14 +520,22 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
                 modules.append(t.module)
             if t.selection() not in terms:
                 terms.append(t.selection())
+    # the changed pages' own procedures run too, their steps derived from the changed text
+    extra: list[str] = []
+    run_reports = out_dir / "docs-run"
+    if page_procedures:
+        modules.append("scenarios/test_pages.py")
+        terms += [f"test_procedure[{pid}]" for pid in page_procedures]
+        procedures_file = out_dir / "page-procedures.json"
+        procedures_file.write_text(json.dumps(page_procedures, indent=2, sort_keys=True), encoding="utf-8")
+        extra = ["--page-procedures", str(procedures_file), "--reports-dir", str(run_reports)]
     facts_file = out_dir / "docs-facts.json"
     facts_file.write_text(json.dumps(doc_facts, indent=2, sort_keys=True), encoding="utf-8")
     junit = out_dir / "docs-scenarios-junit.xml"
     if junit.exists():
         junit.unlink()
     cmd = [python, "-m", "pytest", *modules, "-k", " or ".join(terms), "--doc-facts", str(facts_file),
-           "--target", target,
-           "-p", "no:cacheprovider", "-v", "--no-header", f"--junitxml={junit}"]
+           "--target", target, *extra, "-p", "no:cacheprovider", "-v", "--no-header", f"--junitxml={junit}"]
     env = dict(os.environ)
     try:
         rc, tail = _stream_pytest(cmd, repo_root, env, timeout, progress)
@@ -530,6 +543,8 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
         rc, tail = -1, f"could not start pytest: {exc}"
     cases = parse_junit(junit, repo_root) if junit.exists() else []
     run_findings = []
+    if page_procedures:
+        _procedure_findings(affected, run_reports, page_procedures, rc, tail)
     for r in affected:
         for t in r.tutorials:
             mine = [c for c in cases if t.owns(c["nodeid"])]
@@ -543,6 +558,40 @@ def run_scenarios(results: list[PageResult], *, target: str, out_dir: Path,
                                     "message": f"no result for {t.test} (pytest exit status {rc}): {tail.strip()[-600:]}",
                                     "time": 0.0})
     return run_findings
+
+
+def _h1(page: Page) -> str | None:
+    return next((h.text for h in page.headings if h.level == 1), None)
+
+
+# verdict -> (rule, severity): a page defect is an error of the page; the others are notes
+PROCEDURE_RULES = {"page-defect": ("RUN001", "error"), "milab-gap": ("RUN002", "info"),
+                   "not-run": ("RUN003", "info"), "passed": ("RUN000", "info")}
+
+
+def _procedure_findings(affected: list[PageResult], run_reports: Path, page_procedures: dict[str, str],
+                        rc: int, tail: str) -> None:
+    """The verdicts of the pages' own procedures (the page runner's matrix rows) as findings."""
+    from ..reporting.matrix import load_matrix
+    try:
+        rows = {r.procedure: r for r in load_matrix(run_reports) if r.procedure}
+    except (OSError, ValueError):
+        rows = {}
+    for r in affected:
+        for pid, file in page_procedures.items():
+            if file != r.page.file:
+                continue
+            row = rows.get(pid)
+            if row is None:
+                r.findings.append(Finding("RUN002", "info", r.page.file, r.page.line,
+                                          f"procedure {pid}: no verdict (pytest exit status {rc}): "
+                                          f"{tail.strip()[-300:]}", r.page.title))
+                continue
+            rule, severity = PROCEDURE_RULES.get(row.verdict or "", ("RUN002", "info"))
+            where = f" at step {row.verdict_step}" if row.verdict_step else ""
+            r.findings.append(Finding(rule, severity, r.page.file, r.page.line,
+                                      f"procedure {pid} ({row.pivot}) {row.verdict}{where}: "
+                                      f"{row.verdict_reason or 'every step ran as written'}", r.page.title))
 
 
 def parse_junit(path: Path, repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ __all__ = [
     "load_matrix_document",
     "render_markdown",
     "summarize",
+    "summarize_verdicts",
     "write_matrix",
 ]
 
@@ -69,6 +70,10 @@ class MatrixRow:
     page_url: str | None = None  # a Learn address, when the page is a current Learn page
     check: str | None = None  # the grid column of the whole test (default: from the test's name)
     checks: list[dict] = field(default_factory=list)  # milab.reporting.checks records
+    # the page runner's verdict of a procedure (scenarios/test_pages.py)
+    verdict: str | None = None  # passed, page-defect, milab-gap or not-run
+    verdict_step: int | None = None
+    verdict_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -103,6 +108,7 @@ class MatrixRow:
             reason=r(_one_line(r(self.reason))) if self.reason else self.reason,
             page_seed=r(self.page_seed), procedure=r(self.procedure), pivot=r(self.pivot),
             check=r(self.check), checks=redact_data([dict(c) for c in self.checks]),
+            verdict_reason=r(_one_line(r(self.verdict_reason), 400)) if self.verdict_reason else None,
         )
 
 
@@ -148,6 +154,34 @@ def _table_header(with_family: bool = False) -> list[str]:
     return ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
 
 
+VERDICTS = ("passed", "page-defect", "milab-gap", "not-run")
+
+
+def summarize_verdicts(rows: Iterable[MatrixRow | Mapping[str, Any]]) -> dict[str, int]:
+    """Counts of the page runner's procedure verdicts (rows without a verdict are not counted)."""
+    counts = Counter(_as_row(r).verdict for r in rows if _as_row(r).verdict)
+    out = {v: counts.pop(v, 0) for v in VERDICTS}
+    out.update(sorted(counts.items()))
+    out["total"] = sum(out.values())
+    return out
+
+
+def _procedures_section(rows: list[MatrixRow]) -> list[str]:
+    procs = sorted((r for r in rows if r.procedure), key=lambda r: (r.page_seed or "", r.procedure or ""))
+    if not procs:
+        return []
+    counts = summarize_verdicts(procs)
+    lines = ["## Procedures of the pages, run as written", "",
+             f"{counts['total']} procedures: " + ", ".join(f"{counts[v]} {v}" for v in counts if v != "total"), "",
+             "| Procedure | Page | Pivot | Family | Verdict | Step | Why |", "|---|---|---|---|---|---|---|"]
+    for r in procs:
+        lines.append("| " + " | ".join(_md_cell(c) for c in (
+            r.procedure, r.page_title, r.pivot, r.family,
+            f"**{r.verdict}**" if r.verdict in ("page-defect", "milab-gap") else r.verdict,
+            r.verdict_step if r.verdict_step is not None else "", r.verdict_reason)) + " |")
+    return lines + [""]
+
+
 def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
                     target: str | None = None, generated_at: str | None = None,
                     guest_isolation: str | None = None) -> str:
@@ -173,8 +207,11 @@ def render_markdown(rows: Iterable[MatrixRow | Mapping[str, Any]], *,
         lines += _table_header(with_family=True)
         return "\n".join(lines) + "\n"
 
+    lines += _procedures_section(rows)
     families: dict[str, list[MatrixRow]] = {}
     for row in rows:
+        if row.procedure:
+            continue  # in the procedures' table above
         families.setdefault(row.family, []).append(row)
     for family, family_rows in families.items():
         fam = summarize(family_rows)
@@ -223,6 +260,7 @@ def write_matrix(rows: Iterable[MatrixRow | Mapping[str, Any]], out_dir: str | o
         "target": target,
         "summary": summarize(clean),
         "incomplete": incomplete,
+        "page_runner": summarize_verdicts(clean),  # the verdicts of scenarios/test_pages.py's procedures
         "rows": [r.to_dict() for r in clean],
     }
     if guest_isolation:

@@ -52,6 +52,7 @@ except Exception:  # pragma: no cover
 
 TUTORIAL_PROPERTY = "milab_tutorial"
 CHECKS_PROPERTY = "milab_checks"
+PROCEDURE_PROPERTY = "milab_procedure"  # the page runner's verdict of a procedure (scenarios/test_pages.py)
 PLUGIN_NAME = "milab-reporting"
 JUNIT_NAME = "junit.xml"
 HTML_NAME = "report.html"
@@ -185,6 +186,8 @@ def tutorial_info(item: pytest.Item, target: str) -> dict[str, Any] | None:
         sections = [str(s) for s in tutorial.sections]
     elif kwargs.get("page"):
         page_title = str(kwargs["page"])
+        page_file = str(kwargs["file"]) if kwargs.get("file") else None
+        page_seed = str(kwargs["seed"]) if kwargs.get("seed") else None
     marker_sections = kwargs.get("sections", kwargs.get("section"))
     if marker_sections:
         sections = ([str(marker_sections)] if isinstance(marker_sections, str)
@@ -217,6 +220,15 @@ def _info_from_properties(props: Any) -> dict[str, Any] | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+def procedure_fields(procedure: dict | None) -> dict[str, Any]:
+    """The matrix fields of a page-runner procedure (none for other scenarios)."""
+    if not procedure:
+        return {}
+    return {"procedure": procedure.get("procedure"), "verdict": procedure.get("verdict"),
+            "verdict_step": procedure.get("step"), "pivot": procedure.get("pivot"),
+            "verdict_reason": redact(str(procedure.get("reason") or "")) or None}
 
 
 # --------------------------------------------------------------------------- report redaction
@@ -467,6 +479,16 @@ class MilabReporting:
         self._filter = RedactingFilter()
         self._filtered: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
 
+    @staticmethod
+    def _procedure(props) -> dict | None:
+        for entry in props or ():
+            if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == PROCEDURE_PROPERTY:
+                try:
+                    return json.loads(entry[1]) if isinstance(entry[1], str) else dict(entry[1])
+                except (TypeError, ValueError):
+                    return None
+        return None
+
     @property
     def writes_files(self) -> bool:
         return self.enabled and not self.is_worker
@@ -560,6 +582,9 @@ class MilabReporting:
         recorded = _checks_from_properties(getattr(report, "user_properties", None))
         if recorded:
             pending.checks = {**(pending.checks or {}), **recorded}
+        page_run = self._procedure(getattr(report, "user_properties", None))
+        if page_run is not None and pending.info is not None:
+            pending.info = {**pending.info, "page_run": page_run}
         pending.duration += float(getattr(report, "duration", 0.0) or 0.0)
         outcome = _phase_outcome(report)
         if outcome is not None:
@@ -591,9 +616,11 @@ class MilabReporting:
             duration=round(pending.duration, 4),
             nodeid=nodeid,
             reason=redact(pending.reason) if pending.reason else None,
-            procedure=info.get("procedure"), pivot=info.get("pivot"), os=info.get("os"),
-            identity=info.get("identity"),
+            os=info.get("os"), identity=info.get("identity"),
             checks=[c for when in ("setup", "call", "teardown") for c in (pending.checks or {}).get(when, [])],
+            # a page-runner procedure's verdict names its procedure and pivot; else the registry's
+            **({"procedure": info.get("procedure"), "pivot": info.get("pivot")}
+               | procedure_fields(info.get("page_run"))),
         ))
 
     # ---- end of session
