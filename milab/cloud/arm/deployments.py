@@ -141,6 +141,10 @@ class Engine:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                                                          "deserialized: 'properties.template' must be an object.")
         mode = self.props.get("mode", "Incremental")
+        # ARM reads the enum without regard to case: az vm create sends 'incremental'
+        canonical = {m.lower(): m for m in MODES}.get(str(mode).lower()) if isinstance(mode, str) else None
+        if canonical is not None:
+            mode = self.props["mode"] = canonical
         if str(mode) not in MODES:
             raise ArmError(400, "InvalidDeploymentMode" if isinstance(mode, str) else "InvalidRequestContent",
                            f"The deployment mode '{mode}' is not valid. Allowed values are 'Incremental' and "
