@@ -376,8 +376,8 @@ def _runner_rows() -> list[Procedure]:
         ("other_hosts", "C1-ACI-PORTAL", "other-hosts", "001:176-206"),
         ("other_hosts", "C1-APP-PORTAL", "other-hosts", "001:541-565"),
         ("ua_identity_crud", "C1-UA-PORTAL", "other-hosts", "001:342-366"))]
-    out += [Procedure("C0-SA", "other_hosts", "cosmos-identity", "CLI", "page-runner", "", "000:16-49"),
-            Procedure("C0-ASSIGN", "other_hosts", "cosmos-identity", "CLI", "page-runner", "", "000:90-125")]
+    out += [Procedure("C0-SA", "cosmos_account_identity", "cosmos-identity", "CLI", "page-runner", "", "000:16-49"),
+            Procedure("C0-ASSIGN", "cosmos_account_identity", "cosmos-identity", "CLI", "page-runner", "", "000:90-125")]
     return out
 
 

@@ -32,6 +32,24 @@ def test_the_catalogue_has_the_151_procedures_of_the_inventory():
     assert {s.seed for s in catalog.SPECS} == {"000", "001", "002", "003", "004"}
 
 
+def test_one_inventory_the_catalogue_and_procedures_py_agree():
+    """milab/procedures.py (what the grid's rows are) and the page runner's catalogue name the same
+    procedures: every procedures.py id is a catalogued one, of the same family, pivot and seed,
+    its lines within the catalogued ones, so each page-runner verdict lands on its procedure's row."""
+    from milab import procedures
+    from milab.reporting import grid
+    specs = {s.id: s for s in catalog.SPECS}
+    for p in procedures.PROCEDURES:
+        s = specs.get(p.id)
+        assert s is not None, f"{p.id} of procedures.py is not catalogued"
+        assert (p.family, p.pivot) == (s.family, s.pivot), (p.id, p.family, p.pivot, s.family, s.pivot)
+        seed, lines = p.seed_lines.split(":")
+        lo, hi = (int(x) for x in lines.split("-"))
+        c_lo, c_hi = (int(x) for x in s.lines.split("-"))
+        assert seed == s.seed and c_lo <= lo <= hi <= c_hi, (p.id, p.seed_lines, s.seed, s.lines)
+        assert grid.procedure_row(s.family, s.id)[0] == p.family
+
+
 @pytest.mark.skipif(SEEDS is None, reason="no shared/seeds next to the checkout")
 def test_every_procedure_is_found_on_its_seed_page():
     import dataclasses
@@ -45,6 +63,27 @@ def test_every_procedure_is_found_on_its_seed_page():
         assert not re.search(r"is not on the page|' is not in ", proc.reason or ""), (spec.id, proc.reason)
         lo, hi = (int(x) for x in spec.lines.split(" ")[0].split(";")[0].split("-"))
         assert proc.line <= hi and proc.end_line >= lo, (spec.id, proc.line, proc.end_line, spec.lines)
+        text = (SEEDS / spec.file).read_text(encoding="utf-8").splitlines()
+        for step in proc.steps:  # a verdict's line is its step's first line of code, on the page
+            where = text[step.line - 1]
+            first = next(w for w in step.code.split() if w)
+            assert where.strip() and not where.lstrip().startswith("```") and first in where, \
+                (spec.id, step.index, step.line, where, first)
+            for exp in step.expected:
+                assert text[exp.line - 1].strip() and not text[exp.line - 1].lstrip().startswith("```"), \
+                    (spec.id, step.index, exp.line)
+
+
+def test_a_step_starts_at_its_first_line_of_code_not_at_the_blank_after_the_fence():
+    page = parse_text("# T\n\n## Tpl\n\n```json\n\n{\"resources\": []\n```\n\n"
+                      "## Req\n\n```http\n\nGET https://management.azure.com/x HTTP/1.1\n```\n"
+                      "The response:\n\n```json\n\n{\"id\": 1}\n```\n", "t.md")
+    tpl = derive(catalog.Spec(id="T-L", seed="004", lines="", page="T", sections=("Tpl",), pivot="template",
+                              family="t", boundaries=("Req",)), page).steps
+    assert [(s.language, s.line) for s in tpl] == [(TEMPLATE, 7)] and tpl[0].code.startswith("{")
+    req = derive(catalog.Spec(id="T-M", seed="004", lines="", page="T", sections=("Req",), pivot="REST",
+                              family="t"), page).steps
+    assert [(s.language, s.line) for s in req] == [(HTTP, 14)] and [e.line for e in req[0].expected] == [20]
 
 
 # -- deriving steps from an export-layout page ---------------------------------------------------------------

@@ -108,6 +108,30 @@ def test_page_runner_rows_slot_into_their_procedure():
     assert any(r.status == "page runner" for r in g), "the other page-runner procedures stay visible"
 
 
+def test_page_runner_verdicts_share_the_row_of_the_procedures_scenario():
+    """A verdict of a procedure a scenario also runs lands on the scenario's row, in its own cell."""
+    rows = [MatrixRow(page_title=None, page_file=None, family="vm_identity_config", variant="rest-sa-enable", outcome="passed", nodeid="s::x"),
+            MatrixRow(page_title=None, page_file=None, family="vm_identity_config", variant="VMR-SA-enable", procedure="VMR-SA-enable",
+                      pivot="REST", outcome="xfailed", verdict="page-defect", verdict_step=3,
+                      verdict_reason="PATCH body: unknown property", nodeid="p::VMR-SA-enable"),
+            MatrixRow(page_title=None, page_file=None, family="vm_identity_config", variant="VMC-SA-enable", procedure="VMC-SA-enable",
+                      pivot="CLI", outcome="xfailed", verdict="milab-gap", verdict_step=1, nodeid="p::c"),
+            MatrixRow(page_title=None, page_file=None, family="token_endpoint", variant="TOK-CURL", procedure="TOK-CURL", pivot="REST",
+                      outcome="skipped", verdict="not-run", verdict_reason="PowerShell", nodeid="p::t")]
+    g = {(r.family, r.key): r for r in grid.build(rows)}
+    assert grid.procedure_row("vm_identity_config", "VMR-SA-enable") == ("vm_identity_config", "rest-sa-enable")
+    rest = g[("vm_identity_config", "rest-sa-enable")]
+    assert any(c.status == "passed" for k, c in rest.cells.items() if k != "page steps"), "the scenario cell stays"
+    assert rest.procedure == "VMR-SA-enable" and rest.cells["page steps"].status == "failed"
+    assert rest.cells["page steps"].text() == "\u2717 page defect at step 3"
+    assert not any(k == "VMR-SA-enable" for _, k in g), "no second row for the procedure"
+    cli = g[("vm_identity_config", "VMC-SA-enable")]
+    assert cli.status == "failed" and cli.cells["page steps"].text() == "\u2717 milab gap at step 1"
+    assert g[("token_endpoint", "TOK-CURL")].cells["page steps"].status == "skipped"
+    md = grid.render_markdown(list(g.values()))
+    assert "| page steps |" in md.splitlines()[6] and "page defect at step 3: PATCH body" in md
+
+
 def test_checks_are_classified_into_columns():
     assert checks.classify("a Key Vault token presented to ARM") == "wrong audience"
     assert checks.classify("a second VM that was never granted") == "ungranted caller"

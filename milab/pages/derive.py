@@ -140,6 +140,19 @@ def _shell_code(block: CodeBlock) -> tuple[str, int, int]:
     return code, lines[0].line, lines[-1].end_line
 
 
+def _first_code_line(block: CodeBlock) -> int:
+    """The line of the block's first non-blank line: what a verdict points at (a page often leaves
+    a blank line after the opening fence, and the fence itself is no code)."""
+    skip = next((i for i, text in enumerate(block.lines) if text.strip()), 0)
+    return block.line_of(skip)
+
+
+def _from_first_code_line(block: CodeBlock, text: str) -> str:
+    """``text`` (the block's, in the learn layout) without the blank lines before its first code line,
+    so that line 1 of the text is :func:`_first_code_line` (a template's parse error names its line)."""
+    return text.lstrip("\n") if text == block.text else text
+
+
 def _looks_like_template(data) -> bool:
     if not isinstance(data, dict):
         return False
@@ -192,7 +205,7 @@ def steps_from_blocks(page: Page, blocks: list[CodeBlock], pivot: str, os_name: 
             if documented and kind == "json":
                 attach_to.documents.append(b.line)
             elif _OUTPUT_WORDS.search(between) or _looks_like_response(b) or attach_to.expected:
-                attach_to.expected.append(Expected(b.line, text, "json" if kind == "json" else "text"))
+                attach_to.expected.append(Expected(_first_code_line(b), text, "json" if kind == "json" else "text"))
             elif kind == "json":
                 attach_to.documents.append(b.line)  # parameters shown before the command that sends them
             prev_end = end
@@ -233,30 +246,32 @@ def _step_for(page: Page, b: CodeBlock, kind: str, template_pivot: bool, index: 
     if kind == "http":
         lines = F.logical_lines(b, "http")
         code = "\n".join(l.text for l in lines) if b.layout == "export" else b.text
-        step = Step(index, HTTP, code, b.first_line, end - 1, block_lang=b.lang)
+        step = Step(index, HTTP, _from_first_code_line(b, code), _first_code_line(b), end - 1, block_lang=b.lang)
         step.where = VM if IMDS in code or "localhost:50342" in code else OPERATOR
         return step
     if kind == "json":
         text = F.repair_export_json(b)[0] if b.layout == "export" else b.text
         if not text.strip():
             return None
-        return Step(index, TEMPLATE, text, b.first_line, end - 1, block_lang=b.lang)
+        return Step(index, TEMPLATE, _from_first_code_line(b, text), _first_code_line(b), end - 1,
+                    block_lang=b.lang)
     if kind == "powershell":
         code = "\n".join(l.text for l in F.logical_lines(b, "powershell")) or b.text
         if not code.strip():
             return None
-        return Step(index, POWERSHELL, code, b.first_line, end - 1, reason=NOT_RUNNABLE[POWERSHELL],
+        return Step(index, POWERSHELL, code, _first_code_line(b), end - 1, reason=NOT_RUNNABLE[POWERSHELL],
                     block_lang=b.lang, where=VM if IMDS in code else OPERATOR)
     if kind == "code":
         lang = _code_language(b)
-        step = Step(index, lang, b.text, b.first_line, end - 1, reason=NOT_RUNNABLE.get(lang), block_lang=b.lang)
+        step = Step(index, lang, _from_first_code_line(b, b.text), _first_code_line(b), end - 1,
+                    reason=NOT_RUNNABLE.get(lang), block_lang=b.lang)
         step.where = VM if IMDS in b.text or "ManagedIdentityCredential" in b.text or \
             "DefaultAzureCredential" in b.text else OPERATOR
         return step
     if kind == "bicep":
-        return Step(index, BICEP, b.text, b.first_line, end - 1, reason=NOT_RUNNABLE[BICEP], block_lang=b.lang)
+        return Step(index, BICEP, b.text, _first_code_line(b), end - 1, reason=NOT_RUNNABLE[BICEP], block_lang=b.lang)
     if kind == "sql":
-        return Step(index, SQL, b.text, b.first_line, end - 1, reason=NOT_RUNNABLE[SQL], block_lang=b.lang)
+        return Step(index, SQL, b.text, _first_code_line(b), end - 1, reason=NOT_RUNNABLE[SQL], block_lang=b.lang)
     return None
 
 

@@ -23,7 +23,7 @@ import re
 import threading
 from typing import Any
 
-COLUMNS = ("as written", "main flow", "before the grant", "after the revoke", "beyond the grant",
+COLUMNS = ("page steps", "as written", "main flow", "before the grant", "after the revoke", "beyond the grant",
            "wrong audience", "expired token", "ungranted caller", "bad credential", "other checks")
 
 # (column, words) in order: the first column whose pattern matches a description wins.

@@ -6,9 +6,12 @@ same keys). A row lands on the grid row of its procedure:
 
 * ``(family, variant)`` with a ``-as-written`` suffix folded into the corrected variant's row (its
   cell is the "as written" check), so a scenario test and its denials share one grid row;
-* ``(family, procedure)`` for a row without a variant: the page runner's verdicts carry the
-  procedure id of ``milab/procedures.py`` (``VMC-SA-create``) and its ``pivot``, and slot into
-  the procedure's row, which shows "page runner" until then.
+* a page-runner row (it has a ``verdict``) carries the procedure id of ``milab/procedures.py``
+  (``VMC-SA-create``): it lands on that procedure's row, the one its scenario fills when it has
+  one (family and variant from ``procedures.py``), else the row that shows "page runner" until
+  then; its verdict is the "page steps" cell (failed at step N for a page defect or a milab gap,
+  with which of the two; skipped when not executable here). Procedures ``procedures.py`` does
+  not list (the tutorials of other families) get a row of their own, keyed by procedure id.
 
 A test's cell is its ``check`` (or the column its name gives, :func:`checks.test_column`);
 the checks it recorded (``checks``: ``{"check", "what", "passed", "status", "code", "expected"}``)
@@ -156,6 +159,8 @@ def build(rows: Iterable[Any]) -> list[GridRow]:
         variant = _get(r, "variant") or ""
         procedure = _get(r, "procedure") or ""
         key = _base(variant) if variant else procedure
+        if _get(r, "verdict") and procedure:
+            family, key = procedure_row(family, procedure)
         g = grid.get((family, key))
         if g is None:
             g = grid[(family, key)] = GridRow(family, key)
@@ -184,12 +189,44 @@ def build(rows: Iterable[Any]) -> list[GridRow]:
     return sorted(grid.values(), key=_order)
 
 
+PAGE_STEPS = "page steps"  # the page runner's column
+
+
+def procedure_row(family: str, procedure: str) -> tuple[str, str]:
+    """(family, key) of the grid row a page-runner verdict of ``procedure`` lands on."""
+    from milab import procedures
+    proc = next((p for p in procedures.PROCEDURES if p.id == procedure), None)
+    if proc is None:
+        return family, procedure
+    return proc.family, (_base(proc.variant) if proc.variant else proc.id)
+
+
 def _order(g: GridRow) -> tuple:
     return (STATUS_ORDER.index(g.status) if g.status in STATUS_ORDER else len(STATUS_ORDER),
             (g.page_title or "~").lower(), g.pivot, g.family, g.key)
 
 
+_VERDICT_WORDS = {"page-defect": "page defect", "milab-gap": "milab gap"}
+
+
+def _fill_verdict(g: GridRow, r: Any, verdict: str) -> None:
+    step, why = _get(r, "verdict_step"), _get(r, "verdict_reason") or ""
+    cell = g.cells.setdefault(PAGE_STEPS, Cell())
+    if verdict == "passed":
+        cell.add("passed", None, "\u2713 every step ran as the page says")
+    elif verdict in _VERDICT_WORDS:
+        what = _VERDICT_WORDS[verdict] + (f" at step {step}" if step is not None else "")
+        cell.add("failed", what, f"\u2717 {what}: {why}", what)
+        g.reasons.append(f"{what}: {why}" if why else what)
+    else:
+        cell.add("skipped", None, f"not run here: {why}")
+
+
 def _fill(g: GridRow, r: Any, variant: str) -> None:
+    verdict = _get(r, "verdict")
+    if verdict:
+        _fill_verdict(g, r, verdict)
+        return
     outcome = _get(r, "outcome") or "passed"
     nodeid = _get(r, "nodeid") or ""
     test_name = nodeid.rsplit("::", 1)[-1]
