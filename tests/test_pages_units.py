@@ -273,3 +273,11 @@ def test_the_cli_pin_is_one_value():
     assert re.search(rf"^AZ_CLI_PIN := {re.escape(az.PIN)}$", makefile, re.M)
     if az.az_binary() is not None:
         assert az.installed_version() == az.PIN
+
+
+def test_a_procedure_can_rebind_an_example_name_its_command_uses_for_something_else():
+    """'az vmss update -n myVM': the scale set is named myVM; the spec says so, the VM stays the VM's."""
+    b = Binder({"vm_name": "vm1", "vmss_name": "ss1", "resource_group": "rg1"}, explicit={"myVM": "@vmss_name"})
+    out = b.bind("az vmss update -n myVM -g myResourceGroup")
+    assert out.text == "az vmss update -n ss1 -g rg1" and not out.unbound
+    assert Binder({"vm_name": "vm1"}).bind("az vm show -n myVM").text == "az vm show -n vm1"

@@ -110,6 +110,9 @@ class Guests:
         self.pwsh = shutil.which("pwsh")  # Windows guests run PowerShell when this machine has it
         if self.pwsh:
             self.expose(os.path.dirname(os.path.realpath(self.pwsh)))
+        from milab.pages import az as _az  # the pinned Azure CLI a page's in-VM steps run (``az login --identity``)
+        if (_az.venv() / "bin").is_dir():
+            self.expose(_az.venv())
         self.root_dir = self.emu.run_dir / "guest-root"  # mount point of each guest's root (own namespace)
         self._launcher: asyncio.subprocess.Process | None = None  # guest_init.py, started on first use
         self._channel: socket.socket | None = None

@@ -94,6 +94,8 @@ class Binder:
     def __init__(self, values: dict[str, str] | None = None, explicit: dict[str, str] | None = None):
         self.values: dict[str, str] = dict(values or {})
         self.explicit = {placeholder_key(k): v for k, v in (explicit or {}).items()}
+        # an example name the page uses for something else ('az vmss update -n myVM'): before EXAMPLE_NAMES
+        self.explicit_names = {k: v for k, v in (explicit or {}).items() if any(k in n for n in EXAMPLE_NAMES.values())}
         self.sources: dict[str, str] = {}  # role -> where its value came from
 
     def set(self, role: str, value: str | None, source: str) -> None:
@@ -141,6 +143,12 @@ class Binder:
                 continue
             bound = bound.replace(ph, value)
             out.used[ph] = role or "page prose"
+        for name, v in self.explicit_names.items():
+            value = self.values.get(v[1:]) if v.startswith("@") else v
+            pattern = re.compile(_WORD.format(re.escape(name)))
+            if value and pattern.search(bound):
+                bound = pattern.sub(lambda _m: value, bound)
+                out.used[name] = "page prose"
         for role, names in EXAMPLE_NAMES.items():
             value = self.values.get(role)
             if not value:

@@ -284,6 +284,7 @@ SPECS: list[Spec] = [
     _s("VMSSC-SA-disable", "004", "5876-5896", SS_CLI,
        "Disable system-assigned managed identity from an Azure virtual machine scale set", "CLI",
        "vmss_identity_config", given=("vmss:both",), branches={2: ("vmss:system",)},
+       bind={"myVM": "@vmss_name"},  # 'az vmss update -n myVM': the page names its scale set myVM
        title="Configure MI on a VMSS (CLI) › Disable SA"),
     _s("VMSSC-UA-create", "004", "5902-5945", SS_CLI,
        "Assign a user-assigned managed identity during the creation of a virtual machine scale set", "CLI",

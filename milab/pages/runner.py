@@ -236,7 +236,11 @@ class Runner:
         state_dir = places[where]
         prelude = ""
         if where == VM:
-            guest = self.guest_az if (self.guest_az is not None and re.search(r"\baz\s", code)) else None
+            # the warm guest CLI serves from the host: an isolated guest (own mount and network
+            # namespaces) cannot reach it, and runs the pinned CLI itself (the emulator exposes it)
+            isolated = os.environ.get("MILAB_GUEST_ISOLATION") == "namespaces"
+            guest = self.guest_az if (self.guest_az is not None and not isolated
+                                      and re.search(r"\baz\s", code)) else None
             if guest is not None:
                 guest.start()
             prelude = azmod.vm_prelude(self.target.name, guest)
