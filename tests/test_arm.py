@@ -78,6 +78,14 @@ def test_user_assigned_identity_crud(arm):
     assert [i["name"] for i in listed] == ["ID1"]
     old = arm.call("GET", f"{base}/ID1", "2015-08-31-preview").json()
     assert "clientSecretUrl" in old["properties"]
+    # systemData from 2023-01-31 on (the operator is a service principal: its appId, "Application")
+    sd = listed[0]["systemData"]
+    assert sd["createdByType"] == sd["lastModifiedByType"] == "Application" and sd["createdBy"]
+    assert sd["createdAt"].endswith("Z") and sd["lastModifiedAt"] >= sd["createdAt"]
+    assert "systemData" not in old and "systemData" not in arm.call("GET", f"{base}/ID1",
+                                                                    "2022-01-31-preview").json()
+    again = arm.call("PUT", f"{base}/ID1", "2024-11-30", {"location": "westus", "tags": {"a": "b"}}).json()
+    assert again["systemData"]["createdAt"] == sd["createdAt"]
     assert arm.call("DELETE", f"{base}/ID1", "2024-11-30").status_code == 200
     assert arm.call("GET", f"{base}/ID1", "2024-11-30").status_code == 404
     bad = arm.call("PUT", f"{base}/a", "2024-11-30", {"location": "westus"})

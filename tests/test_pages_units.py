@@ -229,6 +229,10 @@ def test_json_compared_by_structure_and_fixed_values():
     assert compare_json({"type": "SystemAssigned"}, {"type": "UserAssigned"})
     assert not compare_json({"principalId": "1234"}, {"principalId": "9f1c"})  # ids vary
     assert not compare_json({"type": "Microsoft.X/y"}, [{"type": "Microsoft.X/y"}, {"type": "Microsoft.X/y"}])
+    # ARM's who-and-when metadata is names and times: a page's null matches what Azure fills in now
+    assert not compare_json({"systemData": None}, {"systemData": {"createdBy": "x", "createdAt": "2026-01-01"}})
+    assert compare_json({"systemData": None}, {"id": "x"}), "the key must still be there"
+    assert compare_json({"systemData": None}, {"systemData": "x"}) and compare_json({"tags": None}, {"tags": {}})
 
 
 def test_text_compared_by_line_shape_and_http_by_status_and_body():

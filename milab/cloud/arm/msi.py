@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .base import INTERNAL, Call, ResourceType
+from .base import INTERNAL, Call, ResourceType, now_iso
 from .errors import ArmError
 from .identity import user_identity_resource
 
@@ -20,6 +20,34 @@ def msi_cased(resource_id: str) -> str:
     if len(parts) > 4 and parts[3].lower() == "resourcegroups":
         parts[3] = "resourcegroups"
     return "/".join(parts)
+
+
+# Microsoft.ManagedIdentity returns ARM's ``systemData`` (createdBy/createdByType/createdAt and the
+# lastModified* three) from api-version 2023-01-31 on; 2022-01-31-preview and older do not list it
+# (Azure/bicep-types-az generated/msi/microsoft.managedidentity/2023-01-31/types.md against
+# 2022-01-31-preview/types.md). A service principal's call is recorded as its appId with
+# createdByType "Application" (e.g. azure-sdk-for-js recordings: "createdBy":"azure_client_id",
+# "createdByType":"Application"), a managed identity's as "ManagedIdentity".
+SYSTEM_DATA_SINCE = "2023-01-31"
+
+
+def _actor(call: Call) -> tuple[str, str]:
+    claims = call.claims or {}
+    if claims.get("xms_mirid"):
+        return claims.get("appid") or claims.get("oid", ""), "ManagedIdentity"
+    if claims.get("idtyp") == "app" or not claims.get("upn"):
+        return claims.get("appid") or claims.get("azp") or claims.get("oid", ""), "Application"
+    return claims["upn"], "User"
+
+
+def _touch(call: Call, res: dict, created: bool) -> None:
+    by, kind = _actor(call)
+    at = now_iso()
+    record = dict((res.get(INTERNAL) or {}).get("system_data") or {})
+    if created or not record:
+        record.update(createdBy=by, createdByType=kind, createdAt=at)
+    record.update(lastModifiedBy=by, lastModifiedByType=kind, lastModifiedAt=at)
+    res[INTERNAL] = {**(res.get(INTERNAL) or {}), "system_data": record}
 
 
 class UserAssignedIdentity(ResourceType):
@@ -40,12 +68,14 @@ class UserAssignedIdentity(ResourceType):
         res = super().create(call, msi_cased(rid), body)  # stored as returned: what clients pass on
         sp = call.state.new_managed_identity("user-assigned", call.ref.name, res["id"])
         res["properties"] = {"tenantId": call.state.tenant_id, "principalId": sp.object_id, "clientId": sp.app_id}
+        _touch(call, res, created=True)
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
         res = dict(existing)
         if "tags" in body:
             res["tags"] = body.get("tags") or {}
+        _touch(call, res, created=False)
         return res
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
@@ -62,6 +92,9 @@ class UserAssignedIdentity(ResourceType):
                                         f"&aid={p['clientId']}")
         out["properties"] = props
         out.setdefault("tags", {})
+        system_data = (res.get(INTERNAL) or {}).get("system_data")
+        if system_data and call.api_version >= SYSTEM_DATA_SINCE:
+            out["systemData"] = dict(system_data)
         return out
 
     def on_delete(self, call: Call, existing: dict) -> None:
