@@ -56,6 +56,21 @@ def test_container_group_identity_and_imds_inside(arm, rg, control):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "MissingContainerResources"
 
 
+def test_os_type_is_optional_from_2024_05_01_preview_and_checked_when_given(arm, rg):
+    """What az container create (2.91) sends: no osType, at 2024-05-01-preview, where the spec made it
+    optional; before that version it is required, and a wrong one is refused at every version."""
+    path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/"
+    body = group_body({"type": "SystemAssigned"})
+    del body["properties"]["osType"]
+    r = arm.call("PUT", path + "noos", "2024-05-01-preview", body)
+    assert r.status_code == 201 and r.json()["identity"]["principalId"], r.text
+    old = arm.call("PUT", path + "noos-old", "2023-05-01", body)
+    assert old.status_code == 400 and old.json()["error"]["code"] == "InvalidOsType"
+    body["properties"]["osType"] = "Solaris"
+    wrong = arm.call("PUT", path + "badsos", "2024-05-01-preview", body)
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "InvalidOsType"
+
+
 def _plan_and_site(arm, rg, identity, name=None):
     name = name or f"web{uuid.uuid4().hex[:10]}"  # site names are global, as in Azure
     base = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Web"

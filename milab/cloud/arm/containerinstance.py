@@ -22,6 +22,10 @@ ACI_API_VERSIONS = (
     "2024-05-01-preview", "2024-09-01-preview", "2024-10-01-preview", "2024-11-01-preview", "2025-09-01",
 )
 ACI_STYLE = identity.IdentityStyle(both="SystemAssigned, UserAssigned")
+# ``properties.osType`` is required up to 2023-05-01 and optional from 2024-05-01-preview on
+# (Azure/bicep-types-az generated/containerinstance/microsoft.containerinstance/<version>/types.md:
+# ContainerGroupPropertiesProperties' osType loses "(Required)"; the profiles keep it required).
+OS_TYPE_OPTIONAL_SINCE = "2024-05-01-preview"
 
 
 class ContainerGroup(ResourceType):
@@ -55,6 +59,8 @@ class ContainerGroup(ResourceType):
             if not req.get("cpu") or not req.get("memoryInGB"):
                 raise ArmError(400, "InvalidContainerResources" if req else "MissingContainerResources",
                                f"The container '{c['name']}' must request 'cpu' and 'memoryInGB'.")
+        if "osType" not in props and call.api_version >= OS_TYPE_OPTIONAL_SINCE:
+            return  # a profile or standby pool may supply it; az container create (2.91) sends none
         if str(props.get("osType", "")).lower() not in ("linux", "windows"):
             raise ArmError(400, "InvalidOsType", f"The 'osType' '{props.get('osType')}' is not valid: use 'Linux' or "
                                                  f"'Windows'.")
