@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.imds_token_cache = not args.no_imds_token_cache
     config.permissive_graph = args.permissive_graph
     config.permissive_datalake = args.permissive_datalake
+    config.permissive_sql = args.permissive_sql
 
     became_ready = []
 
@@ -152,7 +153,7 @@ def _serve_detached(args: argparse.Namespace) -> int:
     if args.permissive_cosmos:
         cmd.append("--permissive-cosmos")
     cmd += ["--guest-isolation", args.guest_isolation]
-    for flag in ("no_imds_token_cache", "permissive_graph", "permissive_datalake"):
+    for flag in ("no_imds_token_cache", "permissive_graph", "permissive_datalake", "permissive_sql"):
         if getattr(args, flag):
             cmd.append("--" + flag.replace("_", "-"))
     log_path = state_dir / "emulator.log"
@@ -296,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Microsoft Graph and Azure AD Graph authorize every request (only to prove denials can fail)")
     s.add_argument("--permissive-datalake", action="store_true",
                    help="Data Lake Gen1 and Gen2 skip POSIX ACL checks (only to prove denials can fail)")
+    s.add_argument("--permissive-sql", action="store_true",
+                   help="Azure SQL lets every login in as dbo, past its firewall (only to prove denials can fail)")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
     st = sub.add_parser("stop", help="stop a milab emulator (verified to be one), wait, clean up its run directory")

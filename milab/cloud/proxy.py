@@ -175,6 +175,10 @@ class Proxy:
         deadline = asyncio.get_running_loop().time() + timeout
         while (self.active or self.refusing) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
+        # Tunnels to services that are not HTTPS on 443, by port: port -> handler with
+        # ``accepts(host)`` and ``async tunnel(host, reader, writer, proxy_authorization)`` (Azure SQL's
+        # TDS on 1433).
+        self.raw_tunnels: dict[int, object] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.active >= self.max_connections:
@@ -260,6 +264,12 @@ class Proxy:
                                                  version), self.idle_timeout)
             return
         host, port = parsed
+        raw = self.raw_tunnels.get(port)
+        if raw is not None and raw.accepts(host):
+            await _send(writer, b"HTTP/" + version + b" 200 Connection established\r\n\r\n", self.idle_timeout)
+            auth = next((v.decode("latin-1") for k, v in event.headers if k.lower() == b"proxy-authorization"), None)
+            await raw.tunnel(host, reader, writer, auth)
+            return
         if not host_is_emulated(host) or port != 443:
             await _send(writer, _simple_response(403, b"Forbidden",
                                                  f"milab proxy: {target} is not an emulated Azure endpoint; "

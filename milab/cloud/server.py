@@ -70,6 +70,7 @@ class Config:
     imds_token_cache: bool = True  # IMDS hands back its cached token (stale roles and groups), as Azure does
     permissive_graph: bool = False  # Graph and AAD Graph authorize everything (only to prove denials can fail)
     permissive_datalake: bool = False  # Data Lake skips ACL checks (only to prove denials can fail)
+    permissive_sql: bool = False  # Azure SQL lets every login in as dbo (only to prove denials can fail)
 
 
 class Emulator:
@@ -112,6 +113,8 @@ class Emulator:
         from .datalake import DataLakeStoreGen1, DataLakeStoreGen2
         self.datalake_gen1 = DataLakeStoreGen1(self)  # <account>.azuredatalakestore.net (WebHDFS)
         self.datalake_gen2 = DataLakeStoreGen2(self)  # <account>.dfs.core.windows.net
+        from .sql import SqlService
+        self.sql = SqlService(self)  # <server>.database.windows.net:1433 (TDS), registers ".database.windows.net"
         self._tasks: set[asyncio.Task] = set()
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
@@ -227,6 +230,8 @@ class Emulator:
             tls_path, http_path = await self._listen(idle)
         proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections))
         self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
+        await self.sql.start(self.config.host)
+        proxy.raw_tunnels[1433] = self.sql.route
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
                                                         limit=64 * 1024, backlog=PROXY_BACKLOG)
         self.port = self._proxy_server.sockets[0].getsockname()[1]
@@ -283,6 +288,7 @@ class Emulator:
             "MILAB_EMULATOR_PID": str(self.pid), "MILAB_EMULATOR_DIR": str(self.run_dir),
             "MILAB_OPERATOR_OBJECT_ID": op.object_id,
             "MILAB_GUEST_ISOLATION": self.guests.isolation.mode,
+            "MILAB_SQL_SERVERS": str(self.sql.servers_file),  # Azure SQL servers' loopback addresses
         }
 
     def write_env_file(self, path: Path) -> None:

@@ -173,7 +173,8 @@ class ArmService:
         if ref.namespace and ref.namespace.lower() == "microsoft.authorization":
             return self.authorization(call)
         if ref.namespace and len(ref.types) >= 2 and ref.types[0].lower() == "locations" and \
-                ref.types[-1].lower() in ("operations", "operationresults", "operationstatuses", "asyncoperations"):
+                ref.types[-1].lower().endswith(("operations", "operationresults", "operationstatuses",
+                                                "asyncoperations", "azureasyncoperation")):
             return self.operation(call)
         if ref.namespace is None:
             if ref.resource_group is None:

@@ -51,6 +51,11 @@ PROVIDER_ACTIONS: dict = {**NAME_CHECKS, **WEB_PROVIDER_ACTIONS}
 for _rt in DATALAKE_STORE_TYPES:
     register(_rt)
 
+from .sql import TYPES as SQL_TYPES  # noqa: E402
+
+for _rt in SQL_TYPES:
+    register(_rt)
+
 
 def resource_type(type_name: str) -> ResourceType:
     """The handler of a type; unknown types get the generic behaviour."""
