@@ -11,4 +11,5 @@ pytest_plugins = [
     "fixtures.directory",
     "fixtures.datalake",
     "fixtures.pages",
+    "fixtures.sql",
 ]

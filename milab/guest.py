@@ -187,7 +187,7 @@ def render_python(step: PythonStep, os_name: str, prefer: str | None = None) -> 
     return "\n".join(lines)
 
 
-_MODULES = {"azure-storage-file-datalake": "azure.storage.filedatalake"}  # where the name does not say it
+_MODULES = {"azure-storage-file-datalake": "azure.storage.filedatalake", "mssql-python": "mssql_python"}  # where the name does not say it
 
 
 def _modules(packages) -> list[str]:

@@ -544,3 +544,24 @@ def _data_lake(variant: str) -> Tutorial:
 
 
 TUTORIALS += [_data_lake(v) for v in _DATALAKE_PAGES]
+
+
+# -- Azure SQL: the VM's identity as a contained database user, token login, SELECT (2019 Windows page) -----
+SQL_PAGE = Page("Tutorial: Use a Windows VM system-assigned managed identity to access Azure SQL",
+                "tutorial-windows-vm-access-sql.md", SEED_2019)
+TUTORIALS += [
+    Tutorial("sql", "windows", SQL_PAGE,
+             ("Grant your VM access to a database in an Azure SQL server", "Enable Azure AD authentication for the SQL server",
+              "Create a contained user in the database that represents the VM's system assigned identity",
+              "Get an access token using the VM's system-assigned managed identity and use it to call Azure SQL"),
+             "scenarios/test_sql.py::test_sql[windows]",
+             {"os": "windows", "identity": "system", "imds_url": IMDS_TOKEN_URL, "imds_api_version": "2018-02-01",
+              "imds_resource": "https://database.windows.net/", "imds_headers": {"Metadata": "true"},
+              "imds_selector": None,
+              # the page's two statements, VMName being the VM's name, and its query
+              "create_user": "CREATE USER [{vm}] FROM EXTERNAL PROVIDER",
+              "alter_role": "ALTER ROLE db_datareader ADD MEMBER [{vm}]", "role": "db_datareader",
+              "query": "SELECT * from {table};", "table": "Test", "database": "milabdb",
+              # the page's C# opens the connection with SqlConnection.AccessToken; its Python equivalents
+              "clients": ["pyodbc", "mssql-python"]}),
+]

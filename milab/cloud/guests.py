@@ -323,7 +323,11 @@ class Guests:
             return None
         # azure-identity's ManagedIdentityCredential (via MSAL) finds IMDS here without probing
         return f"vm:{secret}", {"AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://169.254.169.254",
-                                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm), **_host_env(vm)}
+                                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm),
+                                # Azure SQL's servers by loopback address, for clients that cannot
+                                # use a proxy (milab.sqlclient)
+                                "MILAB_SQL_SERVERS": str(self.emu.sql.servers_file),
+                                **_host_env(vm)}
 
     def context_env(self, vm_id: str) -> dict[str, str] | None:
         """The environment of a host process acting as the VM (the control API's ``vm-context``)."""
