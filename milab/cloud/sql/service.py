@@ -588,6 +588,9 @@ class Session:
             found = [obj] if obj is not None else []
         else:
             found = directory.lookup_name(name)
+        if not found and self.service.permissive:  # resolves nothing, authorizes everything
+            from ..directory import DirObject
+            found = [DirObject(str(uuid.uuid4()), "servicePrincipal", name)]
         if not found:
             raise SqlError(33130, f"Principal '{name}' could not be found or this principal type is not supported.")
         if len(found) > 1:
