@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from milab.targets.emulator import ENV_VAR, EmbeddedEmulator
+from milab.targets.emulator import ENV_VAR, Control, EmbeddedEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,45 @@ def operator_token(session: requests.Session, env: dict, scope: str = "https://m
                            "client_secret": env["AZURE_CLIENT_SECRET"], "scope": scope}, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
+
+
+class Arm:
+    def __init__(self, http: requests.Session, token: str, sub: str):
+        self.http, self.token, self.sub = http, token, sub
+
+    def call(self, method: str, path: str, api_version: str | None = "2021-04-01", body=None, token=None,
+             headers=None) -> requests.Response:
+        url = f"https://management.azure.com{path}"
+        if api_version:
+            url += ("&" if "?" in url else "?") + f"api-version={api_version}"
+        h = {"Authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
+        h.update(headers or {})
+        return self.http.request(method, url, json=body, headers=h, timeout=60)
+
+    def group(self, name: str | None = None) -> str:
+        name = name or f"t-{uuid.uuid4().hex[:8]}"
+        r = self.call("PUT", f"/subscriptions/{self.sub}/resourceGroups/{name}", body={"location": "westus"})
+        assert r.status_code in (200, 201), r.text
+        return name
+
+
+def make_vm(arm, rg, name, identity=None, os_name="Linux") -> dict:
+    image = ({"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts",
+              "version": "latest"} if os_name == "Linux" else
+             {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer", "sku": "2022-datacenter",
+              "version": "latest"})
+    body = {"location": "westus", "identity": identity or {"type": "SystemAssigned"},
+            "properties": {"hardwareProfile": {"vmSize": "Standard_B2s"}, "storageProfile": {"imageReference": image},
+                           "osProfile": {"computerName": name, "adminUsername": "azureuser"}}}
+    r = arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"
+                        f"virtualMachines/{name}", "2024-07-01", body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def run(control: Control, vm: dict, script: str, timeout: float = 60) -> tuple[int, str, str]:
+    r = control.call("POST", "/_milab/run", json={"vm_id": vm["id"], "script": script, "timeout": timeout})
+    return r["exit_code"], r["stdout"], r["stderr"]
 
 
 @dataclass

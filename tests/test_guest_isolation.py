@@ -24,7 +24,7 @@ import pytest
 
 from milab.guest import PythonStep, render_python
 from milab.targets.emulator import Control, EmbeddedEmulator
-from support import proxied_session
+from support import make_vm, proxied_session, run
 
 VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -41,25 +41,6 @@ def rg(arm, emu_env):
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="guest namespaces need root")
-
-
-def make_vm(arm, rg, name, identity=None, os_name="Linux") -> dict:
-    image = ({"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts",
-              "version": "latest"} if os_name == "Linux" else
-             {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer", "sku": "2022-datacenter",
-              "version": "latest"})
-    body = {"location": "westus", "identity": identity or {"type": "SystemAssigned"},
-            "properties": {"hardwareProfile": {"vmSize": "Standard_B2s"}, "storageProfile": {"imageReference": image},
-                           "osProfile": {"computerName": name, "adminUsername": "azureuser"}}}
-    r = arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"
-                        f"virtualMachines/{name}", "2024-07-01", body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def run(control: Control, vm: dict, script: str, timeout: float = 60) -> tuple[int, str, str]:
-    r = control.call("POST", "/_milab/run", json={"vm_id": vm["id"], "script": script, "timeout": timeout})
-    return r["exit_code"], r["stdout"], r["stderr"]
 
 
 def emulator_secrets(env: dict) -> dict[str, str]:

@@ -5,9 +5,11 @@ tunnel (it is also how malformed packets are sent)."""
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import ssl
 import struct
+import sys
 import uuid
 
 import pyodbc
@@ -15,6 +17,8 @@ import pytest
 
 from milab import sqlclient
 from milab.cloud.sql import tds
+from milab.targets.emulator import Control, EmbeddedEmulator
+from support import Arm, make_vm, proxied_session, run
 from support import operator_token as get_token
 
 API = "2021-11-01"
@@ -24,6 +28,12 @@ PASSWORD = "Milab!pass123"
 @pytest.fixture(scope="module")
 def server(arm, emu_env, http, monkeypatch_module):
     monkeypatch_module.setenv(sqlclient.SERVERS_VAR, emu_env["MILAB_SQL_SERVERS"])
+    return make_server(arm, emu_env, http)
+
+
+def make_server(arm, emu_env, http) -> dict:
+    """A server (SQL admin login, Entra admin: the operator) and its database ``db1``; its firewall
+    lets Azure hosts and 127.0.0.1 in."""
     rg = arm.group()
     name = f"t{uuid.uuid4().hex[:10]}"
     path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.Sql/servers/{name}"
@@ -374,3 +384,58 @@ def test_bad_login7_after_tls(server, emu_env, sql_token):
         t.close()
     with connect(server, sql_token) as c:
         assert c.cursor().execute("SELECT 1").fetchone()[0] == 1
+
+
+# -- how a VM's guest reaches a server by the page's name (README, "Azure SQL") --------------------
+GUEST_SQL = r"""
+import json, os, socket
+from milab import sqlclient
+fqdn = FQDN
+out = {"servers_var": os.environ.get(sqlclient.SERVERS_VAR), "hosts": open("/etc/hosts").read()}
+try:
+    out["address"] = socket.gethostbyname(fqdn)
+except OSError:
+    out["address"] = None
+with sqlclient.connect(fqdn, "db1", user="sqladmin", password=PASSWORD) as c:
+    out["rows"] = [list(r) for r in c.cursor().execute("SELECT SUSER_SNAME(), DB_NAME()").fetchall()]
+print(json.dumps(out))
+"""
+
+
+def guest_sql(control, vm: dict, fqdn: str) -> dict:
+    program = GUEST_SQL.replace("FQDN", repr(fqdn)).replace("PASSWORD", repr(PASSWORD))
+    code, out, err = run(control, vm, f"{sys.executable} - <<'PY'\n{program}\nPY\n", timeout=90)
+    assert code == 0, out + err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_namespaced_guest_reaches_the_server_by_its_name(arm, server, control, emu_env):
+    """In its own namespaces the guest connects to ``<server>.database.windows.net,1433``: its own
+    /etc/hosts names a loopback address of its namespace where the emulator listens for that server;
+    it never learns where the emulator's files are."""
+    if emu_env.get("MILAB_GUEST_ISOLATION") != "namespaces":
+        pytest.skip("this run's guests are not isolated")
+    vm = make_vm(arm, server["rg"], f"sqlvm{uuid.uuid4().hex[:6]}")
+    got = guest_sql(control, vm, server["fqdn"])
+    assert got["servers_var"] is None and emu_env["MILAB_EMULATOR_DIR"] not in json.dumps(got), got
+    assert got["address"].startswith("127.1.") and f"{got['address']}\t{server['fqdn']}" in got["hosts"], got
+    assert got["rows"] == [["sqladmin", "db1"]], got
+    with open("/etc/hosts") as f:
+        assert server["fqdn"] not in f.read()  # the guest's own hosts file, not the machine's
+
+
+def test_an_unisolated_guest_reaches_the_server_by_its_loopback_address():
+    """Under ``--guest-isolation none`` the guest shares the host's network: it finds the server's
+    loopback listener in ``MILAB_SQL_SERVERS``, as the operator does."""
+    emu = EmbeddedEmulator(extra_args=["--guest-isolation", "none"])
+    try:
+        env = emu.env
+        http = proxied_session(env)
+        arm = Arm(http, get_token(http, env), env["AZURE_SUBSCRIPTION_ID"])
+        srv = make_server(arm, env, http)
+        vm = make_vm(arm, srv["rg"], "sqlvm")
+        got = guest_sql(Control(env), vm, srv["fqdn"])
+        assert got["servers_var"] == env["MILAB_SQL_SERVERS"] and got["address"] is None, got
+        assert got["rows"] == [["sqladmin", "db1"]], got
+    finally:
+        emu.stop()

@@ -17,9 +17,12 @@ guest may see) from the control socket, and
    ``pivot_root`` into it and detaches the old root, so nothing else of the host's file system
    is reachable;
 3. (PID 1) brings up loopback (the namespace's only interface) and listens on
-   ``127.0.0.1:<proxy port>`` inside it; the listening socket goes back to the emulator
-   (SCM_RIGHTS), which serves it with its forward proxy, so the proxy is the only thing a guest
-   can connect to;
+   ``127.0.0.1:<proxy port>`` inside it, and on the addresses of the request's ``listeners``
+   (services a client reaches by name and port rather than through a proxy, e.g. Azure SQL's
+   ``<server>.database.windows.net:1433``, whose names the request's ``hosts`` adds to the
+   guest's own ``/etc/hosts``); the listening sockets go back to the emulator (SCM_RIGHTS),
+   which serves the first with its forward proxy and the others with their services, so these
+   are the only things a guest can connect to;
 4. (PID 1) drops to the unprivileged uid/gid with no supplementary groups, an empty capability
    bounding set, no capabilities and ``no_new_privs``, checks that nothing is left, and executes
    the command;
@@ -27,7 +30,7 @@ guest may see) from the control socket, and
    socket (timeout, shutdown) it kills PID 1, and with it every process of the namespace.
 
 Messages to the emulator are frames (4-byte length, then ``R`` ready with the listening
-socket, ``E`` a setup error, ``X`` the exit status), so the emulator can tell "isolation
+sockets, ``E`` a setup error, ``X`` the exit status), so the emulator can tell "isolation
 unavailable" from the command's own failure.
 """
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import ipaddress
 import json
 import os
 import resource
@@ -146,6 +150,8 @@ def build_root(req: dict) -> None:
         for guest_path, real in bound:
             if _under(h, [real]):
                 cover(root + guest_path + h[len(real):])
+    if req.get("hosts"):
+        hosts_file(root, req["hosts"])
     os.chdir(root)
     _check(libc.syscall(PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
     _check(libc.umount2(b".", MNT_DETACH), "umount the old root")
@@ -174,6 +180,29 @@ def private_dirs(root: str, home: str, uid: int, gid: int, ca_bundle: str | None
         bind(ca_bundle, root + CA_BUNDLE)
 
 
+def hosts_file(root: str, entries: list) -> None:
+    """The guest's own ``/etc/hosts``: the host's, then ``entries`` (``[address, name]`` pairs),
+    bound read-only over the shared one inside this mount namespace only."""
+    lines = []
+    for address, name in entries:
+        ipaddress.ip_address(address)  # a malformed request fails the setup, never the hosts file
+        if not name or len(name) > 253 or not all(c.isascii() and (c.isalnum() or c in "-.") for c in name):
+            raise ValueError(f"not a host name: {name!r}")
+        lines.append(f"{address}\t{name}\n")
+    try:
+        with open("/etc/hosts") as f:
+            base = f.read()
+    except FileNotFoundError:
+        base = "127.0.0.1\tlocalhost\n"
+    path = root + "/run/milab/hosts"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(base + ("" if base.endswith("\n") or not base else "\n") + "# milab: the guest's services\n"
+                + "".join(lines))
+    os.chmod(path, 0o644)
+    bind(path, root + "/etc/hosts")
+
+
 def cover(inside: str) -> None:
     """An empty, read-only mount over a path the guest must not see."""
     if os.path.isdir(inside):
@@ -183,15 +212,21 @@ def cover(inside: str) -> None:
         mount(None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def loopback_listener(port: int) -> socket.socket:
-    """Bring up ``lo`` (the namespace's only interface) and listen on 127.0.0.1:port."""
+def loopback_up() -> None:
+    """Bring up ``lo``, the namespace's only interface (all of 127.0.0.0/8 is then local)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifr = struct.pack("16sh22x", b"lo", 0)
         flags = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def listener(address: str, port: int) -> socket.socket:
+    """A listening socket on ``address:port`` inside the namespace (a loopback address)."""
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"a guest listens on loopback addresses only, not {address}")
+    lsock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
+    lsock.bind((address, int(port)))
     lsock.listen(128)
     return lsock
 
@@ -275,14 +310,17 @@ def guest(req: dict, ctl: socket.socket) -> None:
     name = "".join(c for c in req.get("hostname") or "" if c.isascii() and (c.isalnum() or c in "-.")).encode()[:63]
     if name:
         _check(libc.sethostname(name, len(name)), "sethostname")
-    lsock = loopback_listener(int(req["proxy_port"]))
+    loopback_up()
+    socks = [listener("127.0.0.1", int(req["proxy_port"]))]
+    socks += [listener(address, port) for address, port in req.get("listeners") or []]
     resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))  # per uid: a fork bomb stays small
     drop_privileges(int(req["uid"]), int(req["gid"]))
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     seccomp_filter()
     os.chdir(req["home"])
-    send_frame(ctl, b"R", fds=[lsock.fileno()])
-    lsock.close()
+    send_frame(ctl, b"R", fds=[sock.fileno() for sock in socks])
+    for sock in socks:
+        sock.close()
     ctl.close()
     os.umask(0o022)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell's children must not

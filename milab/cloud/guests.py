@@ -17,10 +17,14 @@ How much a guest is isolated is decided once, when the emulator starts
   environment and milab package read-only (never the emulator's state or run directory,
   its keys, env files or other hosts' credentials), has a private writable ``HOME`` and
   ``/tmp``, and has only loopback: the emulator serves its forward proxy on a socket
-  listening inside the namespace, so the proxy is the only thing a guest can reach.
+  listening inside the namespace, so the proxy is the only thing a guest can reach, besides
+  the endpoints services add with :meth:`Guests.add_endpoints` for clients that cannot use a
+  proxy (Azure SQL's ``<server>.database.windows.net:1433``: a listener on an address of the
+  namespace's loopback, named in the guest's own ``/etc/hosts``).
 * ``none`` (the fallback where namespaces are unavailable, e.g. not root): guests run as
   the emulator's own user on the host's network and file system, as before. The emulator
-  logs a warning, ``milab serve`` prints it in its banner and the reports name it.
+  logs a warning, ``milab serve`` prints it in its banner and the reports name it. Such a
+  guest reaches those services as a host process does (:attr:`Guests.host_route_env`).
 
 Run Command runs a script in a VM's guest in the background and reports like Azure's Run
 Command: ``202`` with ``Azure-AsyncOperation`` and ``Location``, then the instance-view
@@ -41,7 +45,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .arm.base import now_iso
 from .arm.compute import os_type
@@ -61,6 +65,7 @@ GUEST_UID = GUEST_GID = 65534  # nobody / nogroup: owns nothing on the host
 GUEST_HOME = "/home/guest"
 LAUNCHER = Path(__file__).with_name("guest_init.py")
 SETUP_TIMEOUT = 30
+MAX_ENDPOINTS = 240  # listeners besides the proxy's one guest may have (SCM_RIGHTS passes at most 253 descriptors)
 # Host variables a namespaced guest inherits (everything else of the emulator's environment stays out).
 _PASSED_VARS = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM")
 
@@ -96,6 +101,17 @@ class Isolation:
         return self.mode == "namespaces"
 
 
+@dataclass(frozen=True)
+class GuestEndpoint:
+    """A service a namespaced guest reaches at ``name:port`` without the proxy: the guest's
+    ``/etc/hosts`` maps ``name`` to ``address`` (a loopback address of its own namespace), where a
+    listener accepts for ``handler(reader, writer)``."""
+    name: str
+    address: str
+    port: int
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
 class GuestSetupError(RuntimeError):
     """The isolated guest could not be set up (namespaces refused, a mount failed ...)."""
 
@@ -118,6 +134,10 @@ class Guests:
         self._channel: socket.socket | None = None
         self._launcher_lock = asyncio.Lock()
         self._hidden: set[str] = set()
+        self._endpoint_sources: list[Callable[[], list[GuestEndpoint]]] = []
+        # Variables a guest that shares the host's network (no isolation) gets to find services that
+        # cannot be proxied (Azure SQL's loopback listeners); a namespaced guest has endpoints instead.
+        self.host_route_env: dict[str, str] = {}
 
     # -- what guests see of the host ---------------------------------------------------------
     def expose(self, *paths: str | os.PathLike) -> None:
@@ -129,6 +149,16 @@ class Guests:
     def hide(self, *paths: str | os.PathLike) -> None:
         """Cover these host paths with an empty read-only mount should an exposed path contain them."""
         self._hidden.update(os.path.abspath(p) for p in paths)
+
+    def add_endpoints(self, source: Callable[[], list[GuestEndpoint]]) -> None:
+        """``source()`` names the endpoints each namespaced guest gets, when it starts."""
+        self._endpoint_sources.append(source)
+
+    def endpoints(self) -> list[GuestEndpoint]:
+        found = [e for source in self._endpoint_sources for e in source()]
+        if len(found) > MAX_ENDPOINTS:
+            log.warning("a guest gets %d of %d endpoints", MAX_ENDPOINTS, len(found))
+        return found[:MAX_ENDPOINTS]
 
     def hidden_paths(self) -> list[str]:
         """What a guest must never see: the run and state directories, and whatever was hidden."""
@@ -195,6 +225,8 @@ class Guests:
                "NO_PROXY": "", "no_proxy": "",
                "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
                "NODE_EXTRA_CA_CERTS": bundle}
+        if not isolated:
+            env.update(self.host_route_env)
         env.update(extra or {})
         return env
 
@@ -209,7 +241,8 @@ class Guests:
             return await self._run_plain(argv, {**_scrubbed_environ(), **full_env}, timeout)
         hostname = hostname or host_id.rstrip("/").rsplit("/", 1)[-1]
         try:
-            return await self._run_isolated(host_id, argv, {**_guest_base_environ(), **full_env}, timeout, hostname)
+            return await self._run_isolated(host_id, argv, {**_guest_base_environ(), **full_env}, timeout, hostname,
+                                            self.endpoints())
         except GuestSetupError as e:
             log.error("guest of %s could not be isolated: %s", host_id, e)
             return GUEST_EXIT_SETUP, "", f"milab: the guest could not be started in isolation: {e}"
@@ -221,23 +254,25 @@ class Guests:
         return await _communicate(proc, timeout)
 
     async def _run_isolated(self, host_id: str, argv: list[str], env: dict[str, str], timeout: float,
-                            hostname: str | None) -> tuple[int, str, str]:
+                            hostname: str | None, endpoints: list[GuestEndpoint] = ()) -> tuple[int, str, str]:
         request = {"root": str(self.root_dir), "uid": GUEST_UID, "gid": GUEST_GID, "home": GUEST_HOME,
                    "ca_bundle": str(self.emu.pki.bundle), "read_only": self.read_only_paths,
                    "hidden": self.hidden_paths(), "proxy_port": self.emu.port, "hostname": hostname,
-                   "argv": argv, "env": env}
+                   "listeners": [[e.address, e.port] for e in endpoints],
+                   "hosts": [[e.address, e.name] for e in endpoints], "argv": argv, "env": env}
         ctl, out, err = await self._spawn(request)
         pipes = [os.fdopen(fd, "rb", buffering=0) for fd in (out, err)]
         readers = [asyncio.ensure_future(_read_pipe(f)) for f in pipes]
-        server = None
+        servers: list[asyncio.base_events.Server] = []
         try:
             kind, text, fds = await asyncio.wait_for(_frame(ctl), SETUP_TIMEOUT)
-            if kind != b"R" or len(fds) != 1:
+            if kind != b"R" or len(fds) != 1 + len(endpoints):
                 for fd in fds:
                     os.close(fd)
                 raise GuestSetupError(text or "the guest launcher ended before the guest started")
-            server = await asyncio.start_server(self.emu.proxy.handle, sock=socket.socket(fileno=fds[0]),
-                                                limit=64 * 1024)
+            socks = [socket.socket(fileno=fd) for fd in fds]
+            for handler, sock in zip([self.emu.proxy.handle, *(e.handler for e in endpoints)], socks):
+                servers.append(await asyncio.start_server(handler, sock=sock, limit=64 * 1024))
             try:
                 kind, text, _ = await asyncio.wait_for(_frame(ctl), timeout)
             except asyncio.TimeoutError:
@@ -253,7 +288,7 @@ class Guests:
                 task.cancel()
             for f in pipes:
                 f.close()
-            if server is not None:
+            for server in servers:
                 server.close()
 
     async def _spawn(self, request: dict) -> tuple[socket.socket, int, int]:
@@ -323,11 +358,7 @@ class Guests:
             return None
         # azure-identity's ManagedIdentityCredential (via MSAL) finds IMDS here without probing
         return f"vm:{secret}", {"AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://169.254.169.254",
-                                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm),
-                                # Azure SQL's servers by loopback address, for clients that cannot
-                                # use a proxy (milab.sqlclient)
-                                "MILAB_SQL_SERVERS": str(self.emu.sql.servers_file),
-                                **_host_env(vm)}
+                                "MILAB_VM_ID": vm_id, "MILAB_VM_OS": os_type(vm), **_host_env(vm)}
 
     def context_env(self, vm_id: str) -> dict[str, str] | None:
         """The environment of a host process acting as the VM (the control API's ``vm-context``)."""
@@ -404,7 +435,7 @@ async def _recv(sock: socket.socket, n: int) -> tuple[bytes, list[int]]:
     loop = asyncio.get_running_loop()
     while True:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, n, 2)
+            data, fds, _flags, _addr = socket.recv_fds(sock, n, 2 + MAX_ENDPOINTS)
             return data, fds
         except BlockingIOError:
             pass

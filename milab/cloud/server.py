@@ -230,7 +230,6 @@ class Emulator:
             tls_path, http_path = await self._listen(idle)
         proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections))
         self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
-        await self.sql.start(self.config.host)
         proxy.raw_tunnels[1433] = self.sql.route
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
                                                         limit=64 * 1024, backlog=PROXY_BACKLOG)

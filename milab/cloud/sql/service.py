@@ -6,11 +6,17 @@ Clients reach ``<server>.database.windows.net:1433`` by two routes (README, "Azu
    forward proxy opens a tunnel to this gateway (the client knows the server by the tunnel's
    target), for clients that can tunnel a socket (``tedious`` with a socket from the proxy,
    ``pytds`` with one);
-2. **by address**, for the ODBC driver and mssql-python, which cannot use an HTTP proxy: the
-   gateway listens on a loopback port (``MILAB_SQL_ADDRESS`` in the operator's and the guests'
-   environment), and inside an isolated guest on ``127.0.0.1:1433`` of the guest's own network
-   namespace, whose ``/etc/hosts`` maps every server name to it; the server is known by the TLS
-   SNI or LOGIN7's server name, which both carry ``<server>.database.windows.net``.
+2. **by address**, for the ODBC driver and mssql-python, which cannot use an HTTP proxy:
+
+   * inside a namespaced guest, by the page's own name and port: each server has a listener on
+     ``<its loopback address>:1433`` of the guest's network namespace, and the guest's own
+     ``/etc/hosts`` maps ``<server>.database.windows.net`` to that address
+     (:meth:`SqlService.guest_endpoints`, served through ``Guests.add_endpoints``); the guest is
+     an Azure host (the firewall's "Allow Azure services" rule lets it in);
+   * outside namespaces (the operator, a guest under ``--guest-isolation none``): each server
+     has a listener on a loopback port of the host, and ``MILAB_SQL_SERVERS`` (in the operator's
+     and such guests' environment) names the JSON file mapping each server's name to it; the
+     client connects there with ``HostNameInCertificate`` set to the real name.
 
 Token logins are checked by the shared validator (``emu.tokens.validate``) for Azure SQL's
 audiences, then mapped to the server's Entra admin or a contained user (:mod:`.security`).
@@ -30,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ...sqlclient import SERVERS_VAR  # outside namespaces: the file of the servers' loopback addresses
 from ..directory.apps import GRAPH_APP_ID, by_app_id
+from ..guests import GuestEndpoint
 from ..tokens import TokenError
 from . import tds
 from .connection import Connection
@@ -45,6 +53,7 @@ log = logging.getLogger("milab.sql")
 
 SUFFIX = ".database.windows.net"
 PORT = 1433
+GUEST_CLIENT_IP = "10.0.0.4"  # the address a VM's guest connects from (its private address in its VNet)
 SERVER_TYPE = "Microsoft.Sql/servers"
 DATABASE_TYPE = "Microsoft.Sql/servers/databases"
 SQL_APP_ID = "022907d3-0f1b-48f7-badc-1ba6abab6d66"  # Azure SQL Database's first-party app
@@ -75,14 +84,16 @@ class SqlService:
         self._listeners: dict[str, dict[str, Any]] = {}
         self._spid = 50
         self._tasks: set[asyncio.Task] = set()
+        emu.guests.add_endpoints(self.guest_endpoints)
+        emu.guests.host_route_env[SERVERS_VAR] = str(self.servers_file)
 
     # -- the HTTP side (nothing: Azure SQL speaks TDS on 1433) ------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": {"code": "HostNotEmulated", "message": (
             f"Azure SQL serves TDS on port {PORT} of '{request.host}', not HTTPS.")}}, status=502)
 
-    async def start(self, host: str) -> None:
-        self._host = host
+    async def start(self) -> None:
+        self._host = self.emu.config.host
         for res in list(self.emu.state.resources.values()):
             if res.get("type", "").lower() == SERVER_TYPE.lower():
                 self.server_created(res["name"])
@@ -166,9 +177,16 @@ class SqlService:
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         await Connection(self, reader, writer, server_name=name, client_ip=peer[0], from_azure=False).run()
 
-    async def guest_connection(self, reader, writer) -> None:
-        """Route 2 inside an isolated guest: its 127.0.0.1:1433; the guest is an Azure host."""
-        await Connection(self, reader, writer, server_name=None, client_ip="10.0.0.4", from_azure=True).run()
+    def guest_endpoints(self) -> list[GuestEndpoint]:
+        """Route 2 inside a namespaced guest: every server at ``127.1.x.y:1433`` of the guest's own
+        loopback, by its name."""
+        def serve(name: str):
+            return lambda r, w: Connection(self, r, w, server_name=name, client_ip=GUEST_CLIENT_IP,
+                                           from_azure=True).run()
+        names = sorted(r["name"].lower() for r in self.emu.state.resources.values()
+                       if r.get("type", "").lower() == SERVER_TYPE.lower())
+        return [GuestEndpoint(f"{name}{SUFFIX}", f"127.1.{i // 250}.{i % 250 + 1}", PORT, serve(name))
+                for i, name in enumerate(names)]
 
     @property
     def route(self) -> "_ProxyRoute":
@@ -181,7 +199,7 @@ class SqlService:
     async def tunnel(self, host: str, reader, writer, from_azure: bool) -> None:
         """Route 1: a CONNECT tunnel from the proxy to ``host:1433``."""
         await Connection(self, reader, writer, server_name=server_name_of(host),
-                         client_ip="10.0.0.4" if from_azure else "127.0.0.1", from_azure=from_azure).run()
+                         client_ip=GUEST_CLIENT_IP if from_azure else "127.0.0.1", from_azure=from_azure).run()
 
     # -- the model ------------------------------------------------------------------------------------
     def server(self, name: str) -> dict | None:
