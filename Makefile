@@ -68,6 +68,7 @@ bench: deps
 	$(PY) bench/cosmos.py
 	$(PY) bench/guests.py
 	$(PY) bench/connections.py
+	$(PY) bench/sql.py
 
 clean:
 	rm -rf $(VENV) $(AZ_VENV) reports/*.xml reports/*.html reports/*.md reports/*.json reports/pages
