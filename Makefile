@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.milab-installed
 SYSTEM_STAMP := $(VENV)/.milab-system
 WORKERS ?= 2
-APT_PACKAGES := curl shellcheck python3-venv libodbc2 libltdl7
+APT_PACKAGES := curl shellcheck python3-venv libodbc2 libltdl7 libgssapi-krb5-2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps scenarios test bench nightly clean
@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e .
 	touch $@
 
-# Debian packages the harness runs: curl (in-VM steps), shellcheck (docs gate), libodbc2 and libltdl7
-# (what ODBC Driver 18 from the mssql-python-odbc wheel needs, for pyodbc and mssql-python).
+# Debian packages the harness runs: curl (in-VM steps), shellcheck (docs gate), libodbc2, libltdl7
+# and libgssapi-krb5-2 (what ODBC Driver 18 from the mssql-python-odbc wheel links, for pyodbc and
+# mssql-python; `ldd` on libmsodbcsql-18.*.so lists them).
 $(SYSTEM_STAMP): Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

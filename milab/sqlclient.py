@@ -2,8 +2,9 @@
 
 The driver comes from PyPI: the ``mssql-python-odbc`` wheel (a dependency of ``mssql-python``)
 ships ``libmsodbcsql-18.*.so`` (``msodbcsql18.dll`` on Windows); pyodbc loads it by path
-(Debian's ``libodbc2`` and ``libltdl7`` must be installed). An access token goes to the driver
-as ``SQL_COPT_SS_ACCESS_TOKEN`` (1256): a 4-byte little-endian length, then the token in UTF-16-LE.
+(Debian's ``libodbc2``, ``libltdl7`` and ``libgssapi-krb5-2`` must be installed). An access token
+goes to the driver as ``SQL_COPT_SS_ACCESS_TOKEN`` (1256): a 4-byte little-endian length, then the
+token in UTF-16-LE.
 
 Where a server is: ``<server>.database.windows.net:1433``, the name the page uses, unless the
 environment says otherwise. The emulator's servers are reached by that name inside its isolated
