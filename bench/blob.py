@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import email.utils
 import json
 import os
@@ -110,6 +111,28 @@ def start_emulator():
     t.start()
     ready.wait(60)
     return box, t
+
+
+@contextlib.contextmanager
+def running_emulator():
+    """``with running_emulator() as emu``: :func:`start_emulator`, stopped again on the way out."""
+    import logging
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    box, thread = start_emulator()
+    try:
+        yield box["emu"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)
+
+
+def run_client(script: str, spec: dict, timeout: float = 900) -> dict:
+    """Run ``script --client <spec>`` (a benchmark's load client) in its own process: its last line, as JSON."""
+    out = subprocess.run([sys.executable, script, "--client", json.dumps(spec)], capture_output=True, text=True,
+                         timeout=timeout, env=os.environ.copy())
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:

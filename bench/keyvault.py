@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -140,32 +139,19 @@ def main() -> int:
         print(json.dumps(client_main(json.loads(a.client))))
         return 0
 
-    import logging
-    from blob import start_emulator  # bench/blob.py: the emulator in a thread of this process
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    box, thread = start_emulator()
-    try:
-        specs = setup(box["emu"])
+    from blob import run_client, running_emulator  # bench/blob.py: the emulator in a thread of this process
+    with running_emulator() as emu:
+        specs = setup(emu)
         labels = {"keyvault": "Key Vault secret GET (azure-keyvault-secrets)",
                   "blob": "Blob GET via the gateway (azure-storage-blob)"}
-        results = {}
-        for key, spec in specs.items():
-            spec.update(requests=a.requests, concurrency=a.concurrency)
-            out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
-                                 text=True, timeout=900, env=os.environ.copy())
-            if out.returncode != 0:
-                print(out.stderr[-3000:], file=sys.stderr)
-                return 1
-            results[key] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"1 KiB reads with a cached token, {a.requests} requests, {a.concurrency} client threads, "
-              f"through the proxy and TLS")
-        for key, r in results.items():
-            print(f"  {labels[key]:48s} {r['rate']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   "
-                  f"p99 {r['p99_ms']:6.1f} ms")
-        print(f"  ratio Key Vault/Blob: {results['keyvault']['rate'] / results['blob']['rate']:.2f}")
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
+        results = {key: run_client(__file__, {**spec, "requests": a.requests, "concurrency": a.concurrency})
+                   for key, spec in specs.items()}
+    print(f"1 KiB reads with a cached token, {a.requests} requests, {a.concurrency} client threads, "
+          f"through the proxy and TLS")
+    for key, r in results.items():
+        print(f"  {labels[key]:48s} {r['rate']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   "
+              f"p99 {r['p99_ms']:6.1f} ms")
+    print(f"  ratio Key Vault/Blob: {results['keyvault']['rate'] / results['blob']['rate']:.2f}")
     return 0
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -100,18 +99,19 @@ def setup(emu) -> dict:
     os.environ.update(env)
     cred = ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"])
     sub, loc, rg = env["AZURE_SUBSCRIPTION_ID"], "westus", "bench"
-    ResourceManagementClient(cred, sub).resource_groups.create_or_update(rg, {"location": loc})
-    sql = SqlManagementClient(cred, sub)
-    name = f"bench-sql-{uuid.uuid4().hex[:8]}"
-    server = sql.servers.begin_create_or_update(rg, name, {
-        "location": loc, "properties": {"administratorLogin": "benchadmin",
-                                        "administratorLoginPassword": f"B{uuid.uuid4().hex}!"}}).result()
-    sql.firewall_rules.create_or_update(rg, name, "local", {"properties": {"startIpAddress": "127.0.0.1",
-                                                                           "endIpAddress": "127.0.0.1"}})
-    sql.server_azure_ad_administrators.begin_create_or_update(rg, name, "ActiveDirectory", {"properties": {
-        "administratorType": "ActiveDirectory", "login": "bench-operator", "sid": env["MILAB_OPERATOR_OBJECT_ID"],
-        "tenantId": env["AZURE_TENANT_ID"]}}).result()
-    db = sql.databases.begin_create_or_update(rg, name, "bench", {"location": loc}).result()
+    with ResourceManagementClient(cred, sub) as resources:
+        resources.resource_groups.create_or_update(rg, {"location": loc})
+    with SqlManagementClient(cred, sub) as sql:  # closed: no connection to the proxy left open
+        name = f"bench-sql-{uuid.uuid4().hex[:8]}"
+        server = sql.servers.begin_create_or_update(rg, name, {
+            "location": loc, "properties": {"administratorLogin": "benchadmin",
+                                            "administratorLoginPassword": f"B{uuid.uuid4().hex}!"}}).result()
+        sql.firewall_rules.create_or_update(rg, name, "local", {"properties": {"startIpAddress": "127.0.0.1",
+                                                                               "endIpAddress": "127.0.0.1"}})
+        sql.server_azure_ad_administrators.begin_create_or_update(rg, name, "ActiveDirectory", {"properties": {
+            "administratorType": "ActiveDirectory", "login": "bench-operator", "sid": env["MILAB_OPERATOR_OBJECT_ID"],
+            "tenantId": env["AZURE_TENANT_ID"]}}).result()
+        db = sql.databases.begin_create_or_update(rg, name, "bench", {"location": loc}).result()
     token = cred.get_token(sqlclient.SQL_SCOPE).token
     with sqlclient.connect(server.fully_qualified_domain_name, "bench", token=token) as conn:
         cur = conn.cursor()
@@ -128,14 +128,6 @@ def setup(emu) -> dict:
     return common
 
 
-def measure(spec: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True, text=True,
-                         timeout=900, env=os.environ.copy())
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--logins", type=int, default=200)
@@ -146,29 +138,23 @@ def main() -> int:
         print(json.dumps(client_main(json.loads(a.client))))
         return 0
 
-    import logging
-    from blob import start_emulator  # bench/blob.py: the emulator in a thread of this process
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    box, thread = start_emulator()
-    try:
-        common = setup(box["emu"])
+    from blob import run_client, running_emulator  # bench/blob.py: the emulator in a thread of this process
+    with running_emulator() as emu:
+        common = setup(emu)
         runs = [("sql-login", a.logins, "token login, pyodbc + ODBC Driver 18 (new connection)"),
                 ("arm-connect", a.logins, "reference: new HTTPS connection via the proxy + ARM GET"),
                 ("sql-select", a.selects, "SELECT by key over one connection (pyodbc)"),
                 ("sqlite-select", a.selects * 10, "reference: the same SELECT, sqlite3 on the same file"),
                 ("arm-get", a.selects, "reference: ARM GET over one kept-alive HTTPS connection")]
-        results = {mode: measure({**common, "mode": mode, "n": n}) for mode, n, _ in runs}
-        print(f"Azure SQL on the emulator: {a.logins} logins, {a.selects} SELECTs (sqlite3: {a.selects * 10})")
-        for mode, _, label in runs:
-            r = results[mode]
-            print(f"  {label:58s} {r['rate']:8.0f} /s   p50 {r['p50_ms']:8.3f} ms   p99 {r['p99_ms']:8.3f} ms")
-        print(f"  login p50 / HTTPS connect+GET p50: "
-              f"{results['sql-login']['p50_ms'] / results['arm-connect']['p50_ms']:.2f}")
-        print(f"  SELECT round trips / ARM GET round trips: "
-              f"{results['sql-select']['rate'] / results['arm-get']['rate']:.2f}")
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
+        results = {mode: run_client(__file__, {**common, "mode": mode, "n": n}) for mode, n, _ in runs}
+    print(f"Azure SQL on the emulator: {a.logins} logins, {a.selects} SELECTs (sqlite3: {a.selects * 10})")
+    for mode, _, label in runs:
+        r = results[mode]
+        print(f"  {label:58s} {r['rate']:8.0f} /s   p50 {r['p50_ms']:8.3f} ms   p99 {r['p99_ms']:8.3f} ms")
+    print(f"  login p50 / HTTPS connect+GET p50: "
+          f"{results['sql-login']['p50_ms'] / results['arm-connect']['p50_ms']:.2f}")
+    print(f"  SELECT round trips / ARM GET round trips: "
+          f"{results['sql-select']['rate'] / results['arm-get']['rate']:.2f}")
     return 0
 
 

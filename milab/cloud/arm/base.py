@@ -127,6 +127,14 @@ class ResourceType:
         self.apply_identity(call, res, body, merge=False)
         return res
 
+    @staticmethod
+    def retag(existing: dict, body: dict) -> dict:
+        """A ``replace`` for types whose PUT on an existing resource changes only its tags."""
+        res = dict(existing)
+        if "tags" in body:
+            res["tags"] = body.get("tags") or {}
+        return res
+
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
         """PATCH: merge the body into the resource (tags, properties and identity)."""
         if not isinstance(body, dict):

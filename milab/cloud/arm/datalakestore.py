@@ -61,10 +61,7 @@ class DataLakeStoreAccount(ResourceType):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
-        return res
+        return self.retag(existing, body)
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:
         res = self.replace(call, existing, body if isinstance(body, dict) else {})

@@ -72,10 +72,8 @@ class UserAssignedIdentity(ResourceType):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
-        _touch(call, res, created=False)
+        res = self.retag(existing, body)
+        _touch(call, res, created=False)  # systemData: who changed it, when
         return res
 
     def patch(self, call: Call, existing: dict, body: dict) -> dict:

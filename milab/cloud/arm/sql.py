@@ -245,10 +245,7 @@ class Database(ResourceType):
         return res
 
     def replace(self, call: Call, existing: dict, body: dict) -> dict:
-        res = dict(existing)
-        if "tags" in body:
-            res["tags"] = body.get("tags") or {}
-        return res
+        return self.retag(existing, body)
 
     def on_delete(self, call: Call, existing: dict) -> None:
         if existing.get("name", "").lower() == "master" and call.method == "DELETE" and \
