@@ -560,7 +560,7 @@ TUTORIALS += [
               "imds_selector": None,
               # the page's two statements, VMName being the VM's name, and its query
               "create_user": "CREATE USER [{vm}] FROM EXTERNAL PROVIDER",
-              "alter_role": "ALTER ROLE db_datareader ADD MEMBER [{vm}]", "role": "db_datareader",
+              "alter_role": "ALTER ROLE db_datareader ADD MEMBER [{vm}]", "db_role": "db_datareader",
               "query": "SELECT * from {table};", "table": "Test", "database": "milabdb",
               # the page's C# opens the connection with SqlConnection.AccessToken; its Python equivalents
               "clients": ["pyodbc", "mssql-python"]}),

@@ -717,6 +717,43 @@ def _sas_version(r: Reader):
     return (q["sv"], got[0]) if "sv" in q else None
 
 
+# -- Azure SQL ---------------------------------------------------------------------------
+# The page's T-SQL, with its placeholder for the VM's name (``[VMName]``) as the registry's ``{vm}``.
+_CREATE_USER = re.compile(r"^\s*(CREATE USER \[)VMName(\] FROM EXTERNAL PROVIDER)\s*;?\s*$", re.I)
+_ALTER_ROLE = re.compile(r"^\s*(ALTER ROLE (\w+) ADD MEMBER \[)VMName(\])\s*;?\s*$", re.I)
+
+
+def _tsql(r: Reader, pattern: re.Pattern):
+    return next(((m, line) for line, text in r.text_lines() for m in [pattern.match(text)] if m), None)
+
+
+@reads("create_user")
+def _create_user(r: Reader):
+    got = _tsql(r, _CREATE_USER)
+    return (got[0][1] + "{vm}" + got[0][2], got[1]) if got else None
+
+
+@reads("alter_role")
+def _alter_role(r: Reader):
+    got = _tsql(r, _ALTER_ROLE)
+    return (got[0][1] + "{vm}" + got[0][3], got[1]) if got else None
+
+
+_QUERY = re.compile(r"\"(SELECT \* from )<TABLE>(;)\"", re.I)  # the C# sample's CommandText
+
+
+@reads("query")
+def _query(r: Reader):
+    got = next(((m, line) for line, text in r.text_lines() for m in [_QUERY.search(text)] if m), None)
+    return (got[0][1] + "{table}" + got[0][2], got[1]) if got else None
+
+
+@reads("db_role")
+def _db_role(r: Reader):
+    got = _tsql(r, _ALTER_ROLE)
+    return (got[0][2], got[1]) if got else None
+
+
 # -- the token endpoint page -------------------------------------------------------------
 
 @reads("errors")

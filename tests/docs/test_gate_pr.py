@@ -366,3 +366,38 @@ def test_include_cycle_and_missing_include(tmp_path):
     (tmp_path / "includes" / "other.md").write_text("Text.\n")
     (p,) = parse_file(page)
     assert check_page(p, F.extract(p), only={"MD005", "MD006"}) == []
+
+
+# The SQL page's T-SQL steps and the C# sample's query (2019 export, shortened).
+SQL_PAGE = """# Tutorial: Use a Windows VM system-assigned managed identity to access Azure SQL
+
+## Create a contained user in the database that represents the VM's system assigned identity
+
+```
+CREATE USER [VMName] FROM EXTERNAL PROVIDER
+```
+
+```
+ALTER ROLE db_datareader ADD MEMBER [VMName]
+```
+
+## Get an access token using the VM's system-assigned managed identity and use it to call Azure SQL
+
+```csharp
+$SqlCommand.CommandText = "SELECT * from <TABLE>;"
+```
+"""
+
+
+def test_the_sql_pages_tsql_is_read_from_the_page(rules):
+    t = registry.find("sql", "windows")
+    from milab.docs import facts as F
+    from milab.docs.parser import parse_text
+    (page,) = parse_text(SQL_PAGE, "p.txt")
+    got = pagefacts.read(t, F.extract(page))
+    assert got["create_user"][0] == t.facts["create_user"] and got["alter_role"][0] == t.facts["alter_role"]
+    assert got["db_role"][0] == "db_datareader" and got["query"][0] == "SELECT * from {table};"
+    assert rules(SQL_PAGE, "DRIFT001", tutorials=[t]) == []
+    found = rules(SQL_PAGE.replace("db_datareader", "db_datawriter"), "DRIFT001", tutorials=[t])
+    assert sorted(f.message.split(" = ")[0].split()[-1] for f in found) == ["alter_role", "db_role"], found
+    assert any("db_role = db_datawriter" in f.message for f in found)
