@@ -160,6 +160,10 @@ class Proxy:
         self.refused = 0  # since start
         self._transports: set[asyncio.BaseTransport] = set()  # of the connections being served, both sides
         self._clients: dict[bytes | None, tuple] = {}  # the listeners' peer name -> the client's address
+        # Tunnels to services that are not HTTPS on 443, by port: port -> handler with
+        # ``accepts(host)`` and ``async tunnel(host, reader, writer, proxy_authorization)`` (Azure SQL's
+        # TDS on 1433).
+        self.raw_tunnels: dict[int, object] = {}
 
     def client_address(self, listener_peer) -> str | None:
         """The address of the client a listener's connection (known by its peer name) is relayed for."""
@@ -175,10 +179,6 @@ class Proxy:
         deadline = asyncio.get_running_loop().time() + timeout
         while (self.active or self.refusing) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
-        # Tunnels to services that are not HTTPS on 443, by port: port -> handler with
-        # ``accepts(host)`` and ``async tunnel(host, reader, writer, proxy_authorization)`` (Azure SQL's
-        # TDS on 1433).
-        self.raw_tunnels: dict[int, object] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.active >= self.max_connections:
