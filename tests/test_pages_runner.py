@@ -117,12 +117,28 @@ PAGE = textwrap.dedent('''\
 
     Select **Create** and then **Review + create**.
 
+    ## Wrong output, then a misspelled command
+
+    ```azurecli
+    az group show --name myResourceGroup
+    ```
+
+    The response is similar to:
+
+    ```json
+    {"name": "myResourceGroup", "properties": {"provisioningState": "Deleting"}}
+    ```
+
+    ```azurecli
+    az group shw --name myResourceGroup
+    ```
+
     ## Next steps
     ''')
 
 SECTIONS = ["Show a group", "Show it with the wrong output", "A placeholder nobody explains", "A misspelled command",
             "A request Azure refuses", "A service milab does not emulate", "Variables between steps",
-            "A token inside the VM", "PowerShell only", "Portal only"]
+            "A token inside the VM", "PowerShell only", "Portal only", "Wrong output, then a misspelled command"]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +167,15 @@ def test_an_output_that_differs_is_a_page_defect_at_its_step(page_runner, page_f
     v = result.verdict
     assert (v.verdict, v.step) == (PAGE_DEFECT, 1), step_log(result)
     assert "provisioningState" in v.reason and '"Deleting"' in v.reason and v.line == proc.steps[0].line
+    assert v.reason.endswith("the procedure then passed"), v.reason  # what came after is said too
+
+
+def test_an_old_sample_output_does_not_hide_a_later_failure(page_runner, page_file):
+    """The earliest defect is the verdict, and the later step's own failure is in its reason."""
+    _, result = run(page_runner, page_file, "Wrong output, then a misspelled command", given=("rg",))
+    v = result.verdict
+    assert (v.verdict, v.step) == (PAGE_DEFECT, 1), step_log(result)
+    assert '"Deleting"' in v.reason and "then page-defect at step 2" in v.reason and "shw" in v.reason, v.reason
 
 
 def test_an_unbindable_placeholder_is_a_page_defect(page_runner, page_file):

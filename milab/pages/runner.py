@@ -148,8 +148,19 @@ class Runner:
                 mismatch = Verdict(PAGE_DEFECT, step.index, "the output differs from the page's: " + sr.mismatches[0],
                                    step.line)
             binder.learn(sr.stdout, f"step {step.index}")
+        outcome = self._outcome(result, verdict, blocked_by, unverified, needs_missing_all, spec)
         if mismatch is not None and (verdict is None or (verdict.step or 0) > (mismatch.step or 0)):
-            return mismatch
+            # the earliest defect is the verdict, and what came after it is said too: an old sample
+            # output must not hide the procedure's own outcome
+            after = "the procedure then passed" if outcome.verdict == PASSED else \
+                f"then {outcome.one_line()}"
+            return Verdict(PAGE_DEFECT, mismatch.step, f"{mismatch.reason}; {after}", mismatch.line)
+        return outcome
+
+    @staticmethod
+    def _outcome(result: ProcedureResult, verdict: Verdict | None, blocked_by: Step | None,
+                 unverified: list, needs_missing_all: list, spec) -> Verdict:
+        """The procedure's verdict from its steps, leaving aside outputs that differ from the page's."""
         if verdict is not None:
             return verdict
         ran = [s for s in result.steps if s.status in (PASSED, "unverified")]
