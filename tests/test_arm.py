@@ -198,5 +198,5 @@ def test_catalogue_knows_the_documented_versions():
     assert "2017-12-01" in catalog.known_api_versions("Microsoft.Compute/virtualMachines")
     assert "2016-09-01" in catalog.known_api_versions("Microsoft.Resources/resourceGroups")
     assert "2023-09-01" in catalog.known_api_versions("Microsoft.Network/virtualNetworks")  # modelled (network.py)
-    assert catalog.known_api_versions("Microsoft.Sql/servers") is None  # stored generically
+    assert catalog.known_api_versions("Microsoft.Cache/redis") is None  # stored generically
     assert "runcommand" in catalog.known_actions("Microsoft.Compute/virtualMachines")

