@@ -204,12 +204,22 @@ def _dump(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m milab.cloud.arm.apiversions",
-                                description="Regenerate api_versions.json from a bicep-types-az checkout.")
-    p.add_argument("checkout", help="a clone of https://github.com/Azure/bicep-types-az (work tree or git dir)")
+                                description="Regenerate api_versions.json from a bicep-types-az checkout "
+                                            "and the installed azure-mgmt-* packages.")
+    p.add_argument("checkout", nargs="?", help="a clone of https://github.com/Azure/bicep-types-az (work tree or "
+                                               "git dir); without it, only the SDK part is made again (--sdk-only)")
+    p.add_argument("--sdk-only", action="store_true",
+                   help="keep the types of the table and read again only what the installed SDKs send")
     p.add_argument("--site-packages", action="append", type=Path, metavar="DIR",
                    help="site-packages holding azure-mgmt-* packages (default: this interpreter's and .venv-az's)")
     a = p.parse_args(argv)
-    commit, types = _read_types_md(Path(a.checkout))
+    if a.sdk_only == bool(a.checkout):
+        p.error("give a bicep-types-az checkout, or --sdk-only")
+    if a.sdk_only:
+        old = json.loads(DATA.read_text(encoding="utf-8"))
+        commit, types = old["source"]["commit"], old["types"]
+    else:
+        commit, types = _read_types_md(Path(a.checkout))
     sdk, packages = read_sdk_versions(a.site_packages or _default_site_packages())
     doc = {"source": {"repository": "https://github.com/Azure/bicep-types-az", "commit": commit,
                       "sdk_packages": packages, "made_by": "python -m milab.cloud.arm.apiversions"},
