@@ -204,7 +204,7 @@ def test_what_the_emulator_does_not_serve_is_a_milab_gap(page_runner, page_file)
     _, result = run(page_runner, page_file, "A service milab does not emulate", pivot="REST")
     v = result.verdict
     assert v.verdict == MILAB_GAP and v.step == 2, step_log(result)
-    assert "table.core.windows.net" in v.reason  # Table storage: not emulated
+    assert "myaccount.table.core.windows.net" in v.reason and "not emulated" in v.reason  # Table storage
 
 
 def test_shell_variables_carry_from_step_to_step(page_runner, page_file):

@@ -42,7 +42,7 @@ GAP_PATTERNS: list[tuple[re.Pattern, str]] = [(re.compile(p, re.I | re.M), r) fo
     (r"milab proxy: (\S+?):\d+ is not an emulated Azure endpoint", "the emulator does not serve {0}"),
     (r"milab emulates no service at '([^']+)'", "the emulator serves no service at {0}"),
     (r"HostNotEmulated", "the emulator serves no service at that host"),
-    (r"CONNECT tunnel failed, response 403", "the emulator's proxy refused the host (not emulated)"),
+    (r"CONNECT tunnel failed, response 403", "the emulator's proxy refused the host{host} (not emulated)"),
     (r"The emulator failed to process the request|InternalServerError", "the emulator failed (internal error)"),
     (r"not supported by the emulator", "the emulator does not support it yet"),
     (r"Operation returned an invalid status '([^']+)'",
@@ -148,6 +148,9 @@ def classify(output: str, *, needs_missing: list[str] | None = None, code: str =
         if m:
             return PAGE_DEFECT, _fmt(reason, m)
     detail = next((_fmt(r, m) for p, r in GAP_PATTERNS if (m := p.search(output))), None)
+    if detail and "{host}" in detail:  # name the host the step's own URL reaches
+        hosts = re.findall(r"https://([A-Za-z0-9.-]+)", code)
+        detail = detail.replace("{host}", f" {hosts[-1]}" if hosts else "")
     if needs_missing:
         return MILAB_GAP, (f"the emulator does not model {', '.join(needs_missing)} yet"
                            + (f" ({detail})" if detail else ""))
