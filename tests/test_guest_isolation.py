@@ -303,6 +303,45 @@ def test_timed_out_guest_leaves_no_process_behind(arm, control, rg):
     assert not left, f"processes of the guest survived its timeout: {left}"
 
 
+def _launcher_disk_mounts(emu_env: dict) -> list[str]:
+    """The hosts' disk mounts, as the guest launcher (in its own mount namespace) has them."""
+    pids = subprocess.run(["pgrep", "-P", emu_env["MILAB_EMULATOR_PID"], "-f", "guest_init.py"],
+                          capture_output=True, text=True).stdout.split()
+    assert len(pids) == 1, pids
+    disks = os.path.realpath(Path(emu_env["MILAB_EMULATOR_DIR"]) / "guest-disks")
+    with open(f"/proc/{pids[0]}/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(disks + "/")]
+
+
+def test_vm_keeps_its_disk_between_guest_runs_and_only_it(arm, control, emu_env, rg):
+    """A file one in-VM command writes is there at the VM's next command (HOME and /tmp, as on a
+    VM's disk), never in another VM's guest, and goes with the VM."""
+    a, b = make_vm(arm, rg, "diska"), make_vm(arm, rg, "diskb")
+    marker = uuid.uuid4().hex
+    status, out, err = run(control, a, f'echo {marker} > "$HOME/note" && echo {marker} > /tmp/note && '
+                                       f'mkdir -p /tmp/work/deep && echo {marker} > /tmp/work/deep/f && echo written')
+    assert status == 0 and "written" in out, out + err
+    read = f'cat "$HOME/note" /tmp/note /tmp/work/deep/f; stat -c "%a %u %n" "$HOME" /tmp; df -k "$HOME" /tmp'
+    status, out, err = run(control, a, read)
+    assert status == 0 and out.count(marker) == 3, out + err
+    assert f"700 65534 {'/home/guest'}" in out and "1777 0 /tmp" in out, out
+    sizes = [line.split()[1] for line in out.splitlines() if line.startswith("tmpfs")]
+    assert sizes == ["524288", "524288"], out  # 512 MiB each, as a guest's fresh tmpfs were
+    status, out, err = run(control, b, f'{read}; grep -rs {marker} /home /tmp /var/tmp /run /root '
+                                       f'&& echo found')
+    assert marker not in out and "found" not in out, out + err
+    assert not any(f for _, _, files in os.walk(Path(emu_env["MILAB_EMULATOR_DIR"]) / "guest-disks")
+                   for f in files), "a guest's files are on the host's disk"
+    before = _launcher_disk_mounts(emu_env)
+    r = arm.call("DELETE", a["id"], "2024-07-01")
+    assert r.status_code in (200, 202, 204), r.text
+    after = _launcher_disk_mounts(emu_env)
+    assert len(before) - len(after) == 2, (before, after)  # A's HOME and /tmp are unmounted
+    a2 = make_vm(arm, rg, "diska")  # the same name again: a new VM, with an empty disk
+    status, out, err = run(control, a2, read)
+    assert marker not in out and "No such file" in err, out + err
+
+
 @needs_root
 def test_guest_sees_exposed_paths_but_never_the_state_directory(tmp_path):
     """A state directory inside an exposed tree is covered: the tree shows, the state does not."""
@@ -367,6 +406,44 @@ def test_without_isolation_a_guest_reads_the_state_file(tmp_path):
             assert_no_secret(out + err, emulator_secrets(env), vm)
     finally:
         emu.stop()
+
+
+def test_without_isolation_a_vm_keeps_its_disk_in_home_and_tmpdir():
+    """``--guest-isolation none``: the disk is a HOME and a TMPDIR of the VM's own (the guest
+    starts in HOME); the next run of the VM finds its files, another VM does not, and a scale
+    set's deletion takes its instances' disks."""
+    import asyncio
+
+    from milab.cloud.server import Config, Emulator
+
+    base = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/ss"
+    a, b = f"{base}/virtualMachines/0", "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/" \
+                                         "virtualMachines/B"
+    write = 'echo kept > "$HOME/note" && echo kept > "$TMPDIR/note" && echo "$PWD $HOME $TMPDIR"'
+    read = 'cat "$HOME/note" "$TMPDIR/note"'
+
+    async def scenario():
+        emu = Emulator(Config(guest_isolation="none"))
+        await emu.start()
+        try:
+            runs = [await emu.guests.run_guest(a, ["bash", "-c", write], credential=None, timeout=30),
+                    await emu.guests.run_guest(a.upper(), ["bash", "-c", read], credential=None, timeout=30),
+                    await emu.guests.run_guest(b, ["bash", "-c", read], credential=None, timeout=30)]
+            disk = emu.guests.disk(a)
+            there = (disk / "home" / "note").is_file()
+            emu.guests.drop_disks(base)  # the scale set is deleted
+            return runs, disk, there, disk.exists(), emu.guests.disk(b).exists(), emu.run_dir
+        finally:
+            await emu.stop()
+
+    (wrote, again, other), disk, there, left, b_left, run_dir = asyncio.run(scenario())
+    assert wrote[0] == 0, wrote
+    cwd, home, tmp = wrote[1].split()
+    assert cwd == home and Path(home).parent == Path(tmp).parent == disk, wrote
+    assert again[:2] == (0, "kept\nkept\n"), again  # resource ids are case-insensitive
+    assert other[0] != 0 and "kept" not in other[1], other
+    assert there and not left and b_left, "the scale set's deletion must take its instances' disks only"
+    assert not (Path(run_dir) / "guest-disks").exists()  # gone when the emulator stops
 
 
 @pytest.mark.skipif(not shutil.which("unshare") or subprocess.run(

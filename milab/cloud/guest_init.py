@@ -11,7 +11,7 @@ guest may see) from the control socket, and
 2. (PID 1) builds a new root on a tmpfs: the system directories (``/usr``, ``/etc``, the
    ``/bin`` and ``/lib`` links) and the requested paths (the interpreter, the virtual
    environment, the milab package) bound read-only at their own paths, a fresh ``/proc``, a
-   minimal ``/dev``, private writable ``/tmp`` and ``HOME``, the CA bundle at
+   minimal ``/dev``, writable ``/tmp`` and ``HOME`` from the host's own disk (below), the CA bundle at
    ``/run/milab/ca-bundle.pem``; paths that must stay hidden (the emulator's state and run
    directories) are covered by empty read-only mounts wherever a bound tree contains them;
    ``pivot_root`` into it and detaches the old root, so nothing else of the host's file system
@@ -28,6 +28,17 @@ guest may see) from the control socket, and
    the command;
 5. (worker) waits for PID 1 and reports its exit status; when the emulator closes the control
    socket (timeout, shutdown) it kills PID 1, and with it every process of the namespace.
+
+A VM keeps its disk between guest runs: the helper lives in a mount namespace of its own (a slave
+of the host's, so nothing it mounts shows on the host) where it keeps, per host resource, two
+tmpfs (``home`` 0700 owned by the guest uid, ``tmp`` 1777, 512 MiB each, as a guest's were)
+below the emulator's run directory, mounted when a spawn request first names that disk and
+unmounted on a ``drop`` request (the host is deleted). A worker binds its host's two at
+``HOME`` and ``/tmp``; no other disk is reachable after ``pivot_root``. They go when the helper
+does (the emulator stops), with the namespace that holds them.
+
+Messages on the channel are JSON objects: ``{"op": "spawn", "disk": path or null}`` with the three
+descriptors, ``{"op": "drop", "disk": path}`` without.
 
 Messages to the emulator are frames (4-byte length, then ``R`` ready with the listening
 sockets, ``E`` a setup error, ``X`` the exit status), so the emulator can tell "isolation
@@ -74,6 +85,8 @@ NPROC_LIMIT = 2048  # processes of the guest uid, all guests together
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 CA_BUNDLE = "/run/milab/ca-bundle.pem"
+DISK_SIZE = "512m"  # each of a host's HOME and /tmp (the kernel refuses writes beyond it: ENOSPC)
+MS_SLAVE = 1 << 19
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -122,6 +135,58 @@ def tmpfs(target: str, mode: str, size: str, extra: str = "", flags: int = MS_NO
     mount("tmpfs", target, "tmpfs", flags, f"mode={mode},size={size}{extra}")
 
 
+def writable_bind(source: str, target: str) -> None:
+    """Bind the directory ``source`` writable (no setuid, no devices) at ``target``."""
+    os.makedirs(target, exist_ok=True)
+    mount(source, target, None, MS_BIND)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+
+
+class Disks:
+    """The hosts' disks, below ``top`` in the helper's own mount namespace: ``<top>/<key>/home`` and
+    ``/tmp``, each a tmpfs of :data:`DISK_SIZE`."""
+
+    def __init__(self, top: str | None):
+        self.top = os.path.realpath(top) if top else None
+        self.mounted: set[str] = set()
+        if self.top:
+            _check(libc.unshare(CLONE_NEWNS), "unshare the helper's mount namespace")
+            mount(None, "/", None, MS_REC | MS_SLAVE)  # the host's mounts show here, ours never there
+            os.makedirs(self.top, mode=0o700, exist_ok=True)
+            mount("tmpfs", self.top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=1m")
+
+    def _path(self, disk) -> str:
+        path = os.path.realpath(str(disk))
+        if not self.top or os.path.dirname(path) != self.top or not os.path.basename(path).isalnum():
+            raise ValueError(f"not a disk of this emulator: {disk!r}")
+        return path
+
+    def ensure(self, disk, uid: int, gid: int) -> None:
+        path = self._path(disk)
+        if path in self.mounted:
+            return
+        if uid == 0 or gid == 0:
+            raise ValueError("a guest never runs as root")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        try:
+            tmpfs(path + "/home", "0700", DISK_SIZE, f",uid={uid},gid={gid}")
+            tmpfs(path + "/tmp", "1777", DISK_SIZE)
+        except OSError:
+            self.drop(path)
+            raise
+        self.mounted.add(path)
+
+    def drop(self, disk) -> None:
+        path = self._path(disk)
+        self.mounted.discard(path)
+        for name in ("home", "tmp"):  # a guest still running keeps its own until it ends
+            libc.umount2(_b(f"{path}/{name}"), MNT_DETACH)
+            with contextlib.suppress(OSError):
+                os.rmdir(f"{path}/{name}")
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
 def _under(path: str, roots) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
@@ -137,7 +202,7 @@ def build_root(req: dict) -> None:
         elif os.path.isdir(path):
             bind(path, root + path)
             bound.append((path, os.path.realpath(path)))
-    private_dirs(root, home, int(req["uid"]), int(req["gid"]), req.get("ca_bundle"))
+    private_dirs(root, home, int(req["uid"]), int(req["gid"]), req.get("ca_bundle"), req.get("disk"))
     hidden = sorted({os.path.realpath(h) for h in req.get("hidden", [])})
     for path in req.get("read_only", []):
         real = os.path.realpath(path)
@@ -159,9 +224,9 @@ def build_root(req: dict) -> None:
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def private_dirs(root: str, home: str, uid: int, gid: int, ca_bundle: str | None) -> None:
+def private_dirs(root: str, home: str, uid: int, gid: int, ca_bundle: str | None, disk: str | None = None) -> None:
     """What each guest has of its own: /dev (harmless devices only), /proc of its PID namespace,
-    writable /tmp and HOME, and the CA bundle."""
+    writable /tmp and HOME (its host's ``disk`` when it has one), and the CA bundle."""
     tmpfs(root + "/dev", "0755", "64k", flags=MS_NOSUID | MS_NOEXEC)
     for name in DEVICES:
         open(f"{root}/dev/{name}", "wb").close()
@@ -172,10 +237,14 @@ def private_dirs(root: str, home: str, uid: int, gid: int, ca_bundle: str | None
     tmpfs(root + "/dev/shm", "1777", "64m", flags=MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    tmpfs(root + "/tmp", "1777", "512m")
+    if disk:  # the host's own disk: what earlier guest runs of this VM left there
+        writable_bind(disk + "/tmp", root + "/tmp")
+        writable_bind(disk + "/home", root + home)
+    else:  # a throwaway guest (the start-up probe): fresh, empty ones
+        tmpfs(root + "/tmp", "1777", DISK_SIZE)
+        tmpfs(root + home, "0700", DISK_SIZE, f",uid={uid},gid={gid}")
     os.makedirs(root + "/var", exist_ok=True)
     os.symlink("/tmp", root + "/var/tmp")
-    tmpfs(root + home, "0700", "512m", f",uid={uid},gid={gid}")
     if ca_bundle:
         bind(ca_bundle, root + CA_BUNDLE)
 
@@ -378,14 +447,27 @@ def main() -> int:
     channel = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the helper never outlives the emulator
+    disks = Disks(sys.argv[2] if len(sys.argv) > 2 else None)
     while True:
         try:
-            _msg, fds, _flags, _addr = socket.recv_fds(channel, 64, 3)
+            msg, fds, _flags, _addr = socket.recv_fds(channel, 8192, 3)
         except InterruptedError:
             continue
-        if not fds:
+        if not msg and not fds:
             return 0  # the emulator closed the channel
-        if len(fds) != 3:
+        try:
+            order = json.loads(msg)
+            if order.get("op") == "drop" and not fds:
+                disks.drop(order["disk"])
+                continue
+            if order.get("op") != "spawn" or len(fds) != 3:
+                raise ValueError("not a request")
+            if order.get("disk"):
+                disks.ensure(order["disk"], int(order["uid"]), int(order["gid"]))
+        except Exception as e:  # noqa: BLE001 - told the emulator on the control socket (a drop: nobody waits)
+            if len(fds) == 3:
+                with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fds[2])) as ctl:
+                    send_frame(ctl, b"E", f"{type(e).__name__}: {e}")
             for fd in fds:
                 os.close(fd)
             continue

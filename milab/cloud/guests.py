@@ -15,8 +15,8 @@ How much a guest is isolated is decided once, when the emulator starts
   ``guest_init.py``. It runs as an unprivileged uid with no capabilities and
   ``no_new_privs``, sees only the system directories and the interpreter, virtual
   environment and milab package read-only (never the emulator's state or run directory,
-  its keys, env files or other hosts' credentials), has a private writable ``HOME`` and
-  ``/tmp``, and has only loopback: the emulator serves its forward proxy on a socket
+  its keys, env files or other hosts' credentials), has its host's writable ``HOME`` and
+  ``/tmp`` (its disk, below), and has only loopback: the emulator serves its forward proxy on a socket
   listening inside the namespace, so the proxy is the only thing a guest can reach, besides
   the endpoints services add with :meth:`Guests.add_endpoints` for clients that cannot use a
   proxy (Azure SQL's ``<server>.database.windows.net:1433``: a listener on an address of the
@@ -26,6 +26,14 @@ How much a guest is isolated is decided once, when the emulator starts
   logs a warning, ``milab serve`` prints it in its banner and the reports name it. Such a
   guest reaches those services as a host process does (:attr:`Guests.host_route_env`).
 
+A host keeps its disk between guest runs, as a VM does: its ``HOME`` and ``/tmp`` (with
+namespaces: two tmpfs of 512 MiB each, ``HOME`` 0700 owned by the guest uid, ``/tmp`` 1777, kept
+by the launcher in its own mount namespace below ``<run dir>/guest-disks``; without: two 0700
+directories there, named by ``HOME`` and ``TMPDIR``, unbounded, and ``/tmp`` itself is the host's).
+A file one guest run writes is there at the next run of the same host and never in another
+host's guests. A host's disk goes when the host is deleted (:meth:`Guests.drop_disks`) and when
+the emulator stops: it does not outlive the emulator's process, even with a state directory.
+
 Run Command runs a script in a VM's guest in the background and reports like Azure's Run
 Command: ``202`` with ``Azure-AsyncOperation`` and ``Location``, then the instance-view
 statuses.
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -130,6 +139,8 @@ class Guests:
         if (_az.venv() / "bin").is_dir():
             self.expose(_az.venv())
         self.root_dir = self.emu.run_dir / "guest-root"  # mount point of each guest's root (own namespace)
+        self.disks_dir = self.emu.run_dir / "guest-disks"  # the hosts' disks (see the module's docstring)
+        self._disks: dict[str, str] = {}  # disk key -> host resource id (lower case)
         self._launcher: asyncio.subprocess.Process | None = None  # guest_init.py, started on first use
         self._channel: socket.socket | None = None
         self._launcher_lock = asyncio.Lock()
@@ -230,37 +241,72 @@ class Guests:
         env.update(extra or {})
         return env
 
+    # -- the hosts' disks -----------------------------------------------------------------------
+    def disk(self, host_id: str) -> Path:
+        """The directory of ``host_id``'s disk (``home`` and ``tmp`` in it), known from now on."""
+        rid = host_id.rstrip("/").lower()
+        key = hashlib.sha256(rid.encode()).hexdigest()[:32]
+        self._disks[key] = rid
+        return self.disks_dir / key
+
+    def _plain_disk(self, host_id: str) -> dict[str, str]:
+        """Without namespaces: the host's disk as two directories, for ``HOME`` and ``TMPDIR``."""
+        disk = self.disk(host_id)
+        for name in ("", "home", "tmp"):
+            (disk / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return {"HOME": str(disk / "home"), "TMPDIR": str(disk / "tmp")}
+
+    def drop_disks(self, host_id: str) -> None:
+        """Delete the disks of ``host_id`` and of the hosts below it (a scale set's instances)."""
+        rid = host_id.rstrip("/").lower()
+        for key, owner in list(self._disks.items()):
+            if owner == rid or owner.startswith(rid + "/"):
+                del self._disks[key]
+                self._drop(self.disks_dir / key)
+
+    def _drop(self, disk: Path) -> None:
+        if self._channel is not None:  # namespaces: the launcher holds the disk's mounts
+            with contextlib.suppress(OSError):
+                self._channel.send(json.dumps({"op": "drop", "disk": str(disk)}).encode())
+        else:
+            shutil.rmtree(disk, ignore_errors=True)
+
     async def run_guest(self, host_id: str, argv: list[str], *, credential: str | None,
                         env: dict[str, str] | None = None, timeout: float = RUN_COMMAND_TIMEOUT,
                         hostname: str | None = None) -> tuple[int, str, str]:
         """Run ``argv`` as a guest of the host resource ``host_id``: exit code, stdout, stderr.
         ``credential`` is the proxy credential that identifies the host to IMDS (and only it);
-        ``env`` the host type's own variables (e.g. ``AZURE_POD_IDENTITY_AUTHORITY_HOST``)."""
+        ``env`` the host type's own variables (e.g. ``AZURE_POD_IDENTITY_AUTHORITY_HOST``).
+        The guest finds in ``HOME`` and ``/tmp`` what the host's earlier guests left there."""
         full_env = self.environment(credential, env)
         if not self.isolation.isolated:
-            return await self._run_plain(argv, {**_scrubbed_environ(), **full_env}, timeout)
+            disk = self._plain_disk(host_id)
+            return await self._run_plain(argv, {**_scrubbed_environ(), **full_env, **disk}, timeout, disk["HOME"])
         hostname = hostname or host_id.rstrip("/").rsplit("/", 1)[-1]
         try:
             return await self._run_isolated(host_id, argv, {**_guest_base_environ(), **full_env}, timeout, hostname,
-                                            self.endpoints())
+                                            self.endpoints(), self.disk(host_id))
         except GuestSetupError as e:
             log.error("guest of %s could not be isolated: %s", host_id, e)
             return GUEST_EXIT_SETUP, "", f"milab: the guest could not be started in isolation: {e}"
 
-    async def _run_plain(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdin=asyncio.subprocess.DEVNULL,
+    async def _run_plain(self, argv: list[str], env: dict[str, str], timeout: float,
+                         cwd: str | None = None) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(*argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                                                     start_new_session=True)
         return await _communicate(proc, timeout)
 
     async def _run_isolated(self, host_id: str, argv: list[str], env: dict[str, str], timeout: float,
-                            hostname: str | None, endpoints: list[GuestEndpoint] = ()) -> tuple[int, str, str]:
+                            hostname: str | None, endpoints: list[GuestEndpoint] = (),
+                            disk: Path | None = None) -> tuple[int, str, str]:
         request = {"root": str(self.root_dir), "uid": GUEST_UID, "gid": GUEST_GID, "home": GUEST_HOME,
+                   "disk": None if disk is None else str(disk),
                    "ca_bundle": str(self.emu.pki.bundle), "read_only": self.read_only_paths,
                    "hidden": self.hidden_paths(), "proxy_port": self.emu.port, "hostname": hostname,
                    "listeners": [[e.address, e.port] for e in endpoints],
                    "hosts": [[e.address, e.name] for e in endpoints], "argv": argv, "env": env}
-        ctl, out, err = await self._spawn(request)
+        ctl, out, err = await self._spawn(request, request["disk"])
         pipes = [os.fdopen(fd, "rb", buffering=0) for fd in (out, err)]
         readers = [asyncio.ensure_future(_read_pipe(f)) for f in pipes]
         servers: list[asyncio.base_events.Server] = []
@@ -291,8 +337,9 @@ class Guests:
             for server in servers:
                 server.close()
 
-    async def _spawn(self, request: dict) -> tuple[socket.socket, int, int]:
-        """Ask the launcher for a worker: its control socket and the read ends of stdout/stderr."""
+    async def _spawn(self, request: dict, disk: str | None) -> tuple[socket.socket, int, int]:
+        """Ask the launcher for a worker (with the host's ``disk`` mounted): its control socket and
+        the read ends of stdout/stderr."""
         async with self._launcher_lock:
             if self._launcher is None or self._launcher.returncode is not None:
                 await self._start_launcher()
@@ -301,7 +348,8 @@ class Guests:
         err_r, err_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            socket.send_fds(self._channel, [b"spawn"], [out_w, err_w, theirs.fileno()])
+            order = {"op": "spawn", "disk": disk, "uid": GUEST_UID, "gid": GUEST_GID}
+            socket.send_fds(self._channel, [json.dumps(order).encode()], [out_w, err_w, theirs.fileno()])
         except OSError as e:
             for fd in (out_r, err_r):
                 os.close(fd)
@@ -313,14 +361,18 @@ class Guests:
             theirs.close()
         ours.setblocking(False)
         payload = json.dumps(request).encode()
-        await asyncio.get_running_loop().sock_sendall(ours, struct.pack(">I", len(payload)) + payload)
+        try:
+            await asyncio.get_running_loop().sock_sendall(ours, struct.pack(">I", len(payload)) + payload)
+        except OSError:  # the launcher refused the order (its reason is the frame waiting on the socket)
+            pass
         return ours, out_r, err_r
 
     async def _start_launcher(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._launcher = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-S", str(LAUNCHER), str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                sys.executable, "-I", "-S", str(LAUNCHER), str(theirs.fileno()), str(self.disks_dir),
+                pass_fds=(theirs.fileno(),),
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True)
         except OSError as e:
@@ -331,6 +383,8 @@ class Guests:
         if self._channel is not None:
             self._channel.close()
         self._channel = ours
+        if self._disks:
+            log.warning("the guest launcher restarted: %d host disk(s) start empty", len(self._disks))
 
     async def close(self) -> None:
         if self._channel is not None:
@@ -341,6 +395,8 @@ class Guests:
                 await asyncio.wait_for(self._launcher.wait(), 5)
             except asyncio.TimeoutError:
                 self._launcher.kill()
+        self._disks.clear()
+        shutil.rmtree(self.disks_dir, ignore_errors=True)  # with namespaces, only empty mount points
 
     # -- VMs and the other hosts that share their guest context (instances, container groups, sites) --
     def secret_for(self, vm_id: str) -> str | None:

@@ -78,7 +78,7 @@ class VirtualMachine(ResourceType):
         return res
 
     def on_delete(self, call: Call, existing: dict) -> None:
-        remove_guests(call.state, existing["id"])
+        remove_guests(call, existing["id"])
 
     views = {"instanceView": lambda call, res: _instance_view(res)}
 
@@ -121,10 +121,12 @@ def add_guest(state, host_id: str) -> str:
     return secret
 
 
-def remove_guests(state, host_id: str) -> None:
-    for secret, rid in list(state.vm_secrets.items()):
+def remove_guests(call: Call, host_id: str) -> None:
+    """``host_id`` is deleted: its guests' credential and its disk go with it."""
+    for secret, rid in list(call.state.vm_secrets.items()):
         if rid.lower() == host_id.lower():
-            del state.vm_secrets[secret]
+            del call.state.vm_secrets[secret]
+    call.emu.guests.drop_disks(host_id)
 
 
 def _instance_view(res: dict) -> dict:
@@ -289,7 +291,7 @@ class ScaleSetInstance(ResourceType):
             props["networkProfileConfiguration"] = vmp["networkProfile"]
 
     def on_delete(self, call: Call, existing: dict, scale_in: bool = False) -> None:
-        remove_guests(call.state, existing["id"])
+        remove_guests(call, existing["id"])
         parent = call.state.get(existing["id"].rsplit("/", 2)[0])
         if parent is not None and not scale_in and not (parent.get(INTERNAL) or {}).get("deleting"):
             sku = dict(parent.get("sku") or {})

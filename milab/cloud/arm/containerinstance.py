@@ -86,7 +86,7 @@ class ContainerGroup(ResourceType):
         return self._running(super().replace(call, existing, body))
 
     def on_delete(self, call: Call, existing: dict) -> None:
-        remove_guests(call.state, existing["id"])
+        remove_guests(call, existing["id"])
 
 
 TYPES = [ContainerGroup()]

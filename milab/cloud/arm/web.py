@@ -109,7 +109,7 @@ class Site(ResourceType):
         return self._shape(call, super().patch(call, existing, body), body)
 
     def on_delete(self, call: Call, existing: dict) -> None:
-        remove_guests(call.state, existing["id"])
+        remove_guests(call, existing["id"])
 
     def guest_env(self, res: dict) -> dict[str, str]:
         """What App Service puts in the environment of the site's code."""
