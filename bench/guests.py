@@ -7,6 +7,9 @@ emulators, the series interleaved so both see the same machine load:
 * a trivial guest (``true``) through the control API (what ``vm.http``/``vm.python`` use);
 * an in-VM IMDS token request with curl (a typical in-VM step);
 * a trivial Run Command through ARM (POST, then polling the operation every 10 ms);
+* in process, the guest's ``HOME`` and ``/tmp``: the VM's disk (kept between runs) next to fresh
+  tmpfs per run (what every guest had before VMs kept their disks), and a new host's first run
+  (its disk is mounted, then dropped);
 * with ``--scenarios``: the wall time of ``pytest scenarios -n 2`` against each.
 """
 from __future__ import annotations
@@ -76,6 +79,48 @@ class Bench:
         self.emu.stop()
 
 
+def disk_series(n: int) -> list[str]:
+    """A trivial namespaced guest on its VM's disk, on fresh tmpfs, and as a new host's first run."""
+    import asyncio
+
+    from milab.cloud.server import Config, Emulator
+
+    async def measure() -> dict[str, list[float]]:
+        emu = Emulator(Config(guest_isolation="namespaces"))
+        await emu.start()
+        guests = emu.guests
+        vm = "/subscriptions/s/resourceGroups/bench/providers/Microsoft.Compute/virtualMachines/disk"
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/guest"}
+
+        async def once(host: str, disk) -> None:
+            code, out, err = await guests._run_isolated(host, ["true"], env, 30, "bench", [], disk)
+            assert code == 0, (code, out, err)
+
+        series: dict[str, list[float]] = {}
+
+        async def timed(what: str, coro) -> None:
+            t = time.perf_counter()
+            await coro
+            series.setdefault(what, []).append((time.perf_counter() - t) * 1000)
+        try:
+            await once(vm, guests.disk(vm))  # warm up: the launcher, the VM's disk
+            for i in range(n):
+                await timed("on the VM's disk", once(vm, guests.disk(vm)))
+                await timed("on fresh tmpfs (as before)", once(vm, None))
+                new = f"{vm}-{i}"
+                await timed("on a new host's disk (its first run)", once(new, guests.disk(new)))
+                guests.drop_disks(new)
+        finally:
+            await emu.stop()
+        return series
+
+    series = asyncio.run(measure())
+    ref = statistics.median(series["on fresh tmpfs (as before)"])
+    return [f"guest (true) in process, n={n}, HOME and /tmp {what}: p50 {statistics.median(v):.1f} ms "
+            f"(p90 {pct(v, 90):.1f}); {statistics.median(v) - ref:+.1f} ms against fresh tmpfs"
+            for what, v in series.items()]
+
+
 def scenarios_wall(bench: Bench) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MILAB_", "AZURE_"))}
     env[ENV_VAR] = str(bench.emu.env_file)
@@ -108,6 +153,8 @@ def main() -> int:
             a50, b50 = statistics.median(ns.series[what]), statistics.median(none.series[what])
             print(f"{what}, n={a.n}: namespaces p50 {a50:.1f} ms (p90 {pct(ns.series[what], 90):.1f}), "
                   f"none p50 {b50:.1f} ms (p90 {pct(none.series[what], 90):.1f}); overhead {a50 - b50:+.1f} ms")
+        for line in disk_series(a.n):
+            print(line)
         if a.scenarios:
             for b in (none, ns, none, ns):
                 print(f"pytest scenarios -n 2, guest isolation {b.mode}: {scenarios_wall(b)}")
