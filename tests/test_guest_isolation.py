@@ -408,6 +408,39 @@ def test_without_isolation_a_guest_reads_the_state_file(tmp_path):
         emu.stop()
 
 
+@needs_root
+def test_launcher_mounts_disks_only_below_its_own_directory(tmp_path):
+    """An order naming a disk elsewhere (``/etc``, a sibling of the disks' directory) is a setup
+    error, not a mount; the launcher serves the next guest as before."""
+    import asyncio
+
+    from milab.cloud.guests import GuestSetupError
+    from milab.cloud.server import Config, Emulator
+
+    async def scenario():
+        emu = Emulator(Config(guest_isolation="namespaces"))
+        await emu.start()
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/guest"}
+        out = []
+        try:
+            for bad in ("/etc", str(emu.guests.disks_dir) + "-x/k", str(emu.guests.disks_dir / "a/b")):
+                try:
+                    out.append(await emu.guests._run_isolated("h", ["true"], env, 30, None, [], Path(bad)))
+                except GuestSetupError as e:
+                    out.append(str(e))
+            out.append(await emu.guests.run_guest("/subscriptions/s/x/h", ["bash", "-c", "touch ~/f && echo ok"],
+                                                  credential=None, timeout=30))
+            return out
+        finally:
+            await emu.stop()
+
+    *refused, fine = asyncio.run(scenario())
+    for why in refused:
+        assert isinstance(why, str) and "not a disk of this emulator" in why, why
+    assert not Path("/etc/home").exists()
+    assert fine[0] == 0 and fine[1] == "ok\n", fine
+
+
 def test_without_isolation_a_vm_keeps_its_disk_in_home_and_tmpdir():
     """``--guest-isolation none``: the disk is a HOME and a TMPDIR of the VM's own (the guest
     starts in HOME); the next run of the VM finds its files, another VM does not, and a scale

@@ -332,10 +332,13 @@ class Guests:
             ctl.close()  # also when cancelled: the guest ends with it
             for task in readers:
                 task.cancel()
-            for f in pipes:
-                f.close()
             for server in servers:
                 server.close()
+            # Let the readers' transports stop watching the pipes before their descriptors are closed
+            # (and reused by the next guest's pipes, which a late transport.close() would unwatch).
+            await asyncio.wait(readers)
+            for f in pipes:
+                f.close()
 
     async def _spawn(self, request: dict, disk: str | None) -> tuple[socket.socket, int, int]:
         """Ask the launcher for a worker (with the host's ``disk`` mounted): its control socket and
