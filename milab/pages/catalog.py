@@ -148,8 +148,8 @@ SPECS: list[Spec] = [
        title="User-assigned MI on a Windows VM → ARM"),
     # --------------------------------------------------------------- 004: Linux tutorials
     _s("TL-ADLS", "004", "2323-2469", TL + "Azure Data Lake Store", (), "Linux tutorial", "data_lake", os="linux",
-       given=("vm:system",), gap=RETIRED_ADLS, needs=("Microsoft.DataLakeStore/accounts",),
-       title="Linux VM SA → Azure Data Lake Store"),
+       given=("vm:system", "adls", "adls-acl:/=r-x", "adls-acl:/{folder}=rwx+default"), gap=RETIRED_ADLS,
+       needs=("Microsoft.DataLakeStore/accounts",), title="Linux VM SA → Azure Data Lake Store"),
     _s("TL-STG-RBAC", "004", "2471-2619", TL + "Azure Storage", (), "Linux tutorial", "storage_rbac", os="linux",
        given=("vm:system", "storage", "container", "blob:hello_world.txt=Hello world! :)",
               "grant:Storage Blob Data Reader@storage"),

@@ -159,6 +159,9 @@ def classify(output: str, *, needs_missing: list[str] | None = None, code: str =
     code = arm_error_code(output)
     if code:
         return PAGE_DEFECT, f"Azure refuses the request: {code}"
+    said = re.search(r"^(?:ERROR|error|Error): (.+)$", output, re.M)  # the tool's own words, when it says why
+    if said:
+        return PAGE_DEFECT, f"the step fails as written: {said.group(1).strip()[:300]}"
     return PAGE_DEFECT, "the step fails as written"
 
 
