@@ -7,7 +7,8 @@ step runs through Run Command on Azure and in a VM context on the emulator.
 
 Windows scripts also declare their step as JSON in a comment. On a machine without
 PowerShell (this project's CI), the emulator's Windows guest runs that declared step
-with Python (``python -m milab.guest --run-declared-steps``), sending the same request.
+with Python's standard library (``python -m milab.guest --run-declared-steps``), sending the same
+request.
 
 A :class:`PythonStep` runs a small Python program in the guest (an SDK step, e.g.
 azure-storage-blob with the VM's identity): ``python3`` in bash, ``python`` in PowerShell,
@@ -222,10 +223,54 @@ def parse_output(stdout: str, step: HttpStep | None = None, stderr: str = "") ->
                       headers=headers)
 
 
-def _run_declared_steps(script: str) -> int:
-    """The Windows stand-in: send each declared step with Python, print like the PowerShell would."""
-    import requests  # the guest's environment carries the proxy and CA bundle
+def _send(method: str, url: str, headers: dict, body: bytes | None, max_redirects: int | None,
+          timeout: float = 60) -> tuple[int, str, dict]:
+    """One request as the stand-in sends it, with the standard library only (a guest run starts a
+    fresh interpreter for every step; ``requests`` costs it a tenth of a second to import): the
+    proxy and its credentials from ``HTTPS_PROXY``/``HTTP_PROXY``, the CA bundle from
+    ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``, redirects followed as ``requests`` follows them
+    (307 and 308 keep the method and the body; ``max_redirects=0`` follows none), and every
+    status an answer, not an exception. Returns (status, text, headers)."""
+    import os
+    import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
 
+    cafile = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or None
+    context = ssl.create_default_context(cafile=cafile)
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        max_redirections = 30 if max_redirects is None else max_redirects
+
+        def redirect_request(self, req, fp, code, msg, hdrs, newurl):
+            if self.max_redirections == 0:
+                return None  # the 3xx is the answer
+            if code in (307, 308):  # the same method and body, to the new place
+                new = urllib.request.Request(newurl, data=req.data, headers=dict(req.header_items()),
+                                             method=req.get_method())
+            else:
+                new = super().redirect_request(req, fp, code, msg, hdrs, newurl)
+            if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+                new.remove_header("Authorization")  # as requests does: a credential stays with its host
+            return new
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(), Redirects(),
+                                         urllib.request.HTTPSHandler(context=context))
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as e:  # a 4xx, 5xx or an unfollowed 3xx: an answer like any other
+        response = e
+    with response:
+        raw = response.read()
+        charset = response.headers.get_content_charset() or "utf-8"
+        return response.status if hasattr(response, "status") else response.code, \
+            raw.decode(charset, "replace"), dict(response.headers.items())
+
+
+def _run_declared_steps(script: str) -> int:
+    """The Windows stand-in: send each declared step, print like the PowerShell would."""
     steps = []
     for line in script.splitlines():
         if line.startswith(STEP_MARK):
@@ -245,16 +290,17 @@ def _run_declared_steps(script: str) -> int:
             print(f"{STATUS_MARK}{done.returncode}")
             continue
         try:
-            r = requests.request(s["method"], s["url"], headers=s.get("headers") or {},
-                                 data=s.get("body").encode() if s.get("body") is not None else None, timeout=60,
-                                 allow_redirects=s.get("max_redirects") != 0)
-        except requests.RequestException as e:
+            status, text, headers = _send(s["method"], s["url"], s.get("headers") or {},
+                                          s.get("body").encode() if s.get("body") is not None else None,
+                                          s.get("max_redirects"))
+        except (OSError, ValueError) as e:  # no connection, TLS, a bad URL: Invoke-WebRequest throws
             print(f"Invoke-WebRequest : {e}", file=sys.stderr)
             return 1
-        print(r.text)
+        print(text)
+        wanted = {k.lower(): v for k, v in headers.items()}
         for h in s.get("show_headers") or ():
-            print(f"{HEADER_MARK}{h}:{r.headers.get(h, '')}")
-        print(f"{STATUS_MARK}{r.status_code}")
+            print(f"{HEADER_MARK}{h}:{wanted.get(h.lower(), '')}")
+        print(f"{STATUS_MARK}{status}")
     return 0
 
 
