@@ -162,6 +162,8 @@ def _export_glue(prev: str, nxt: str, in_quote: bool) -> str:
     tail = p.split()[-1] if p.split() else p
     if in_quote and p[-1].isalnum() and n[0].isalnum() and re.search(r"[\"{:/,=?]", tail):
         return ""
+    if re.match(r"^HTTP/\d(\.\d)?\b", n):  # a request line's protocol, moved to the next line
+        return " "
     if re.search(r"https?://\S*$", tail) and n[0].isalnum() and not n.startswith(("-", "http")):
         return ""
     # an ARM resource ID broken inside a segment ('.../Microsoft.Storage/storageAc' + 'counts/myAcct')

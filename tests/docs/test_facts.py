@@ -51,6 +51,14 @@ def test_export_lines_broken_by_the_pdf_are_joined():
     assert "<SUBSCRIPTION ID>" in arm.url and arm.api_version == "2016-09-01"
 
 
+def test_an_export_request_line_broken_before_its_protocol_keeps_the_api_version():
+    """The 2019 export breaks 'PATCH https://...?api-version=2018-06-01 HTTP/1.1' before 'HTTP/1.1':
+    the protocol joins with a space, never onto the api-version ('2018-06-01HTTP/1.1')."""
+    assert F._export_glue("PATCH https://management.azure.com/x?api-version=2018-06-01", "HTTP/1.1", False) == " "
+    assert F._export_glue("curl https://management.azure.com/subscriptions/a/resourceGroups/my", "RG/x",
+                          False) == ""  # a URL broken mid-token still joins without one
+
+
 def test_splatting_and_invoke_azrestmethod():
     f = _facts("# T\n\n```azurepowershell\n$p = @{\n    ResourceGroupName = 'rg'\n    Name = 'app'\n"
                "    ResourceProviderName = 'Microsoft.Web'\n    ResourceType = 'sites'\n    ApiVersion = '2023-12-01'\n"
