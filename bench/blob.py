@@ -126,6 +126,17 @@ def running_emulator():
         thread.join(30)
 
 
+def operator_session(emu):
+    """A requests session of the operator's: through the emulator's proxy, trusting its CA."""
+    import requests
+    env = emu.operator_env()
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"http": env["HTTPS_PROXY"], "https": env["HTTPS_PROXY"]}
+    s.verify = env["REQUESTS_CA_BUNDLE"]
+    return s
+
+
 def run_client(script: str, spec: dict, timeout: float = 900) -> dict:
     """Run ``script --client <spec>`` (a benchmark's load client) in its own process: its last line, as JSON."""
     out = subprocess.run([sys.executable, script, "--client", json.dumps(spec)], capture_output=True, text=True,
@@ -146,17 +157,10 @@ def main() -> int:
     if a.client:
         return client_main(a.client)
 
-    import logging
     import requests
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # tunnels cut at shutdown are not news
-    box, thread = start_emulator()
-    emu = box["emu"]
-    env = emu.operator_env()
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"http": env["HTTPS_PROXY"], "https": env["HTTPS_PROXY"]}
-    s.verify = env["REQUESTS_CA_BUNDLE"]
-    try:
+    with running_emulator() as emu:
+        env = emu.operator_env()
+        s = operator_session(emu)
         tok = s.post(f"https://login.microsoftonline.com/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
                      data={"grant_type": "client_credentials", "client_id": env["AZURE_CLIENT_ID"],
                            "client_secret": env["AZURE_CLIENT_SECRET"],
@@ -231,9 +235,6 @@ def main() -> int:
                   f"Azurite {t['azurite_cpu'] / t['sent'] * 1000:.2f} ms")
         g, d = (totals[k]["count"] / totals[k]["wall"] for k in labels)
         print(f"  ratio gateway/direct: {g / d:.2f}")
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blob import start_emulator  # noqa: E402  (the emulator in a thread of this process, as bench/blob.py runs it)
+from blob import operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
 
 API = "2024-11-15"
 ITEMS = 100
@@ -167,16 +167,13 @@ def main() -> int:
     if a.client:
         return client_main(a.client)
 
-    import logging
-    import requests
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # tunnels cut at shutdown are not news
-    box, thread = start_emulator()
-    emu = box["emu"]
+    with running_emulator() as emu:
+        return _compare(a, emu)
+
+
+def _compare(a, emu) -> int:
     env = emu.operator_env()
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"http": env["HTTPS_PROXY"], "https": env["HTTPS_PROXY"]}
-    s.verify = env["REQUESTS_CA_BUNDLE"]
+    s = operator_session(emu)
     ref = None
     try:
         acct = setup_account(emu, s)
@@ -218,8 +215,6 @@ def main() -> int:
     finally:
         if ref is not None:
             ref.kill()
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
     return 0
 
 
