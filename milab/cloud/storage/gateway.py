@@ -813,42 +813,41 @@ class BlobGateway:
             existing["properties"] = props
         self.emu.state.save()
 
+    async def _signed(self, account: str, port: int, key: str, method: str, raw: str, headers: dict | None,
+                      body: bytes | None, version: str) -> tuple[int, dict, bytes]:
+        """A Shared Key request of the emulator itself to an account's Azurite, on the gateway's session."""
+        h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": version, **(headers or {})}
+        signed = {**h, "Content-Length": str(len(body))} if body else h
+        h["Authorization"] = shared_key_authorization(method, raw, signed, account, key)
+        h["Host"] = f"{account}{SUFFIX}"
+        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
+        async with self._session_for().request(method, url, headers=h, data=body or None, allow_redirects=False,
+                                               skip_auto_headers=("Content-Type",)) as r:
+            return r.status, dict(r.headers), await r.read()
+
     async def admin(self, account: str, port: int, method: str, raw: str, key: str | None = None,
                     headers: dict | None = None, body: bytes | None = None) -> tuple[int, bytes]:
-        """A Shared Key request of the emulator itself to Azurite (container create/delete, purge)."""
+        """The emulator's own housekeeping in Azurite (container create/delete, purge)."""
         if key is None:
             res = self.account_resource(account)
             if res is None:
                 return 404, b""
             key = res["_milab"]["keys"]["key1"]
-        h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": ADMIN_VERSION, **(headers or {})}
-        signed = {**h, "Content-Length": str(len(body))} if body else h
-        h["Authorization"] = shared_key_authorization(method, raw, signed, account, key)
-        h["Host"] = f"{account}{SUFFIX}"
-        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
-        async with self._session_for().request(method, url, headers=h, data=body,
-                                               skip_auto_headers=("Content-Type",)) as r:
-            data = await r.read()
-            if r.status >= 400 and r.status != 409 and not (method == "DELETE" and r.status == 404):
-                log.warning("Azurite %s %s for %s answered %s", method, raw, account, r.status)
-            return r.status, data
+        status, _, data = await self._signed(account, port, key, method, raw, headers, body, ADMIN_VERSION)
+        if status >= 400 and status != 409 and not (method == "DELETE" and status == 404):
+            log.warning("Azurite %s %s for %s answered %s", method, raw, account, status)
+        return status, data
 
     async def engine_request(self, res: dict, method: str, raw: str, headers: dict | None = None,
                              body: bytes = b"", *, version: str = ADMIN_VERSION) -> tuple[int, dict, bytes]:
-        """A Shared Key request of the emulator itself to an account's blobs in Azurite (the DFS
-        endpoint's engine): the same route and session as clients' requests, and an acknowledged
-        write made durable before the caller answers its client. Raises ``Refused`` when the
-        account's engine is not running, ``aiohttp.ClientError`` when it does not answer."""
+        """A request of the emulator itself to an account's blobs in Azurite (the DFS endpoint's
+        engine): the same route and session as clients' requests, and an acknowledged write made
+        durable before the caller answers its client. Raises ``Refused`` when the account's engine
+        is not running, ``aiohttp.ClientError`` when it does not answer."""
         account = res["name"]
         port = await self._port(account)
-        h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": version,
-             "Host": f"{account}{SUFFIX}", **(headers or {})}
-        signed = {**h, "Content-Length": str(len(body))} if body else h
-        h["Authorization"] = shared_key_authorization(method, raw, signed, account, res["_milab"]["keys"]["key1"])
-        url = URL(f"http://127.0.0.1:{port}{raw}", encoded=True)
-        async with self._session_for().request(method, url, headers=h, data=body or None, allow_redirects=False,
-                                               skip_auto_headers=("Content-Type",)) as r:
-            status, out, data = r.status, dict(r.headers), await r.read()
+        status, out, data = await self._signed(account, port, res["_milab"]["keys"]["key1"], method, raw, headers,
+                                               body, version)
         if 200 <= status < 300 and method not in ("GET", "HEAD"):
             await self.azurite.flush()
         return status, out, data
