@@ -46,6 +46,7 @@ class Factories:
     upload_blob: Callable
     grant: Callable
     cleanup: Any
+    gen1_account: Callable | None = None
 
 
 def short(kind: str) -> str:
@@ -291,39 +292,27 @@ class World:
         self.made["keyvault"].setdefault("id", path)
         self.make.cleanup.add(f"key vault {name}", lambda: self._arm("DELETE", path, "2023-07-01"))
 
-    ADLS_API = "2016-11-01"
-
     def _adls(self) -> None:
         """A Data Lake Storage Gen1 account (the page's 'existing Data Lake Store instance')."""
-        t = self.target
-        name = self.binder.values["adls_name"]
-        rid = f"{self.group().id}/providers/Microsoft.DataLakeStore/accounts/{name}"
-        res = t.lro(t.resources.resources.begin_create_or_update_by_id(
-            rid, {"location": t.location, "tags": t.tags(), "properties": {}}, api_version=self.ADLS_API))
-        self.make.cleanup.add(f"Data Lake Store {name}", lambda: t.lro(
-            t.resources.resources.begin_delete_by_id(rid, api_version=self.ADLS_API)))
-        self.made["adls"] = f"https://{res.properties['endpoint']}/webhdfs/v1"
+        if self.make.gen1_account is None:
+            raise GivenError("no Data Lake Store fixture to make the account with")
+        self.made["adls"] = self.make.gen1_account(self.group(), self.binder.values["adls_name"])
 
     def _adls_acl(self, path: str, perm: str) -> None:
         """The page's portal steps in Data Explorer: a folder (New Folder) and, on it, Access > Add the
         VM with the permissions (``rwx``, ``+default`` for 'an access permission entry and a default
         permission entry'), as the operator, a super-user of the account it owns."""
         perm, _, default = perm.partition("+")
-        url = self.made.get("adls")
-        if url is None:
+        acct = self.made.get("adls")
+        if acct is None:
             raise GivenError("an ACL needs the Data Lake Store account first")
-        token = self.target.credential.get_token("https://datalake.azure.net//.default").token
-        headers = {"Authorization": f"Bearer {token}"}
         folder = path.replace("{folder}", self.binder.values["folder_name"])
-        entry = f"user:{self._principal()}:{perm}"
-        spec = entry + (f",default:{entry}" if default else "")
-        for op, extra in ((("MKDIRS", ""),) if folder != "/" else ()) + (("MODIFYACLENTRIES", f"&aclspec={spec}"),):
-            try:
-                r = requests.put(f"{url}{folder}?op={op}{extra}", headers=headers, timeout=60)
-            except requests.RequestException as e:
-                raise GivenError(f"the harness cannot {op} {folder}: {e}") from e
+        if folder != "/":
+            r = acct.operator(self.target, "PUT", folder, "MKDIRS")
             if r.status_code >= 400:
-                raise GivenError(f"the harness cannot {op} {folder} ({r.status_code}): {r.text[:200]}")
+                raise GivenError(f"the harness cannot make {folder} ({r.status_code}): {r.text[:200]}")
+        entry = f"user:{self._principal()}:{perm}"
+        acct.grant(self.target, folder, entry + (f",default:{entry}" if default else ""))
 
     def _secret(self) -> None:
         name = self.binder.values["vault_name"]
