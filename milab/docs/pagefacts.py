@@ -114,13 +114,7 @@ class Reader:
         # a path with a placeholder where the scenario has a name ('.../<KEY OPERATION TYPE>?...')
         # is the page's call when the prose before it offers that name ('use `listKeys`')
         return exact or [c for c in self.facts.arm_calls
-                         if _placeholder_shape_match(c.path, want, self.choices_before(c.line))]
-
-    def choices_before(self, line: int, within: int = 15) -> set[str]:
-        """What the prose just before ``line`` offers in backticks (a page's 'use `listKeys` for
-        read/write keys, `readonlykeys` for read-only ones'), lower-cased."""
-        text = " ".join(t.text for t in self.page.prose if line - within <= t.line < line)
-        return {m.strip().lower() for m in re.findall(r"`([^`<>]{2,80})`", text)}
+                         if _placeholder_shape_match(c.path, want, {o.lower() for o in offered(self.page, c.line)})]
 
     def outputs_after(self, line: int, within: int = 60):
         return [(ln, d) for ln, d in self.facts.outputs if line < ln <= line + within]
@@ -378,10 +372,17 @@ def granted_roles(facts: F.PageFacts) -> list[tuple[str, int, str | None]]:
     return out
 
 
-def _roles_offered(page, line: int, within: int = 15) -> list[str]:
-    from . import knowledge as K
+def offered(page, line: int, within: int = 15) -> list[str]:
+    """What the prose just before ``line`` offers in backticks, for a placeholder the step then uses:
+    'use `listKeys` for read/write keys, `readonlykeys` for read-only ones', 'assign the `DocumentDB
+    Account Contributor` role ... or the `Cosmos DB Account Reader Role` role'."""
     text = " ".join(t.text for t in page.prose if line - within <= t.line < line)
-    return [m for m in re.findall(r"`([^`<>]{2,80})`", text) if K.role_by_name(m.strip())]
+    return [m.strip() for m in re.findall(r"`([^`<>]{2,80})`", text)]
+
+
+def _roles_offered(page, line: int) -> list[str]:
+    from . import knowledge as K
+    return [m for m in offered(page, line) if K.role_by_name(m)]
 
 
 def _scope_of(facts: F.PageFacts, line: int) -> str | None:
