@@ -18,7 +18,10 @@ BAD_HOSTS = [("byte-ff", b"management.azure.com\xff"), ("port-abc", b"management
              ("port-99999", b"management.azure.com:99999"), ("port-0", b"management.azure.com:0"),
              ("space", b"management azure.com"), ("empty", b""), ("userinfo", b"user@management.azure.com"),
              ("long", b"a" * 300 + b".blob.core.windows.net")]
-TLS_HOSTS = ["management.azure.com", "login.microsoftonline.com", "acct1.blob.core.windows.net", "vault1.vault.azure.net"]
+# every HTTPS service the emulator serves (Azure SQL's TDS has its own malformed-packet tests in test_sql.py)
+TLS_HOSTS = ["management.azure.com", "login.microsoftonline.com", "acct1.blob.core.windows.net", "vault1.vault.azure.net",
+             "cosmos1.documents.azure.com", "graph.microsoft.com", "graph.windows.net", "acct1.dfs.core.windows.net",
+             "adls1.azuredatalakestore.net"]
 
 
 def _get(host: bytes, path: bytes = b"/") -> bytes:
