@@ -2,11 +2,25 @@
 SDK (azure-cosmos, async) and a master key, and with an Entra token, side by side in one run with
 ``@vercel/cosmosdb-server`` (pinned in ``infra/package.json``) on the same machine and client.
 
-The emulator runs in this process (a thread with its own event loop) and is reached as clients
-reach it, through its proxy; cosmosdb-server listens on loopback with the emulator's certificate
-(``bench/cosmosdb_server.js``). The load comes from a separate client process: the same
-azure-cosmos code, ``-c`` requests in flight, against each server in turn. Prints the rates, the
-emulator/reference ratio and the token/key ratio; asserts nothing.
+The emulator runs in this process (a thread with its own event loop); cosmosdb-server listens on
+loopback with the emulator's certificate (``bench/cosmosdb_server.js``). The load comes from a
+separate client process: the same azure-cosmos code, ``-c`` requests in flight, against each server
+in turn. Both servers are reached the same way: the account's own name
+(``https://<account>.documents.azure.com``), resolved by the load client's aiohttp session to the
+server's loopback TLS port (for the emulator, :meth:`Emulator.open_tls_port`). Addressing
+cosmosdb-server as ``https://127.0.0.1:<port>`` would make the SDK treat it as a local emulator and
+take other code paths, and reaching only the emulator through an HTTP proxy would add the client's
+per-request proxy work to one side only; the rates through the proxy, as clients reach the
+emulator, are printed too.
+
+On a 2-core machine the SDK client, not the server, sets the rate (it takes a whole core), so the
+client's own work per request decides the figure. Under the SDK's default Session consistency the
+SDK keeps session tokens from every answer that carries one and, for each point read, hashes the
+partition key to pick the token to send back; Cosmos DB (and the emulator) send session tokens,
+cosmosdb-server sends none, so that work happens against one side only. The bench therefore runs
+each server twice: with the SDK's default, and with ``consistency_level="Eventual"``, where the
+client does the same work against both. It also prints each server's own CPU time per request
+(the emulator's includes its proxy when used), which does not depend on the client. Asserts nothing.
 """
 from __future__ import annotations
 
@@ -16,6 +30,7 @@ import base64
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -25,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blob import operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
+from blob import in_emulator, operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
 
 API = "2024-11-15"
 ITEMS = 100
@@ -52,16 +67,42 @@ class _StaticToken:
         pass
 
 
+def _by_name_transport(port: int):
+    """An aiohttp transport whose session resolves every host name to 127.0.0.1:``port`` (and reads no
+    proxy from the environment)."""
+    import socket
+
+    import aiohttp
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    class Loopback(aiohttp.abc.AbstractResolver):
+        async def resolve(self, host, port_=0, family=socket.AF_INET):
+            return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0,
+                     "flags": 0}]
+
+        async def close(self):
+            pass
+    return AioHttpTransport(session=aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=Loopback())),
+                            session_owner=True)
+
+
 async def _load(spec: dict) -> dict:
     from azure.cosmos.aio import CosmosClient
     cred = _StaticToken(spec["token"]) if spec.get("token") else spec["key"]
-    async with CosmosClient(spec["endpoint"], cred) as client:
+    options = {}
+    if spec.get("consistency"):
+        options["consistency_level"] = spec["consistency"]
+    if spec.get("port"):  # by name, straight to that loopback port; otherwise as the environment says (proxy)
+        options["transport"] = _by_name_transport(spec["port"])
+    requests = 0
+    async with CosmosClient(spec["endpoint"], cred, **options) as client:
         if spec.get("populate"):
             db = await client.create_database_if_not_exists("bench")
             from azure.cosmos import PartitionKey
             await db.create_container_if_not_exists("items", PartitionKey("/pk"))
         c = client.get_database_client("bench").get_container_client("items")
         if spec.get("populate"):
+            requests += ITEMS + 2
             for i in range(ITEMS):
                 await c.upsert_item({"id": f"item{i}", "pk": f"p{i % 10}", "n": i, "text": "x" * 200})
         rng = random.Random(7)
@@ -82,6 +123,8 @@ async def _load(spec: dict) -> dict:
             lat: list[float] = []
 
             async def worker(n):
+                nonlocal requests
+                requests += n
                 for _ in range(n):
                     t = time.perf_counter()
                     await op()
@@ -95,6 +138,7 @@ async def _load(spec: dict) -> dict:
             lat.sort()
             out[label] = {"rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2] * 1000,
                           "p99_ms": lat[int(len(lat) * .99)] * 1000}
+        out["requests"] = requests  # with the warm-up: what the server's CPU time is divided by
         return out
 
 
@@ -149,16 +193,29 @@ def setup_account(emu, s) -> dict:
     return {"endpoint": f"https://{name}.documents.azure.com:443/", "key": key, "token": token}
 
 
-def run_client(spec: dict, env: dict) -> dict:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_client(spec: dict, env: dict, server_pid: int) -> dict:
+    """One load run; adds the server's and the client's CPU milliseconds per request."""
+    before, children = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True, text=True,
                          timeout=900, env=env)
+    used = cpu_seconds(server_pid) - before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got["cpu_ms"] = used * 1000 / got["requests"]
+    got["client_ms"] = client * 1000 / got["requests"]
+    return got
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", "--requests", type=int, default=2000)
     ap.add_argument("-c", "--concurrency", type=int, default=16)
     ap.add_argument("-r", "--rounds", type=int, default=3)
@@ -177,41 +234,59 @@ def _compare(a, emu) -> int:
     ref = None
     try:
         acct = setup_account(emu, s)
-        ref, port = start_reference(emu)
-        base = {"requests": a.requests, "concurrency": a.concurrency}
+        emu_port = in_emulator(emu, emu.open_tls_port())
+        ref, ref_port = start_reference(emu)
+        base = {"requests": a.requests, "concurrency": a.concurrency, "endpoint": acct["endpoint"]}
         proxied = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AZURE_", "HTTP", "NO_PROXY"))}
         proxied.update({k: env[k] for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY",
                                             "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")})
         direct = {k: v for k, v in proxied.items() if "proxy" not in k.lower()}
         fake_key = base64.b64encode(os.urandom(64)).decode()  # cosmosdb-server checks no key
-        runs = {
-            "emulator, master key": ({**base, "endpoint": acct["endpoint"], "key": acct["key"], "populate": True},
-                                     proxied),
-            "emulator, Entra token": ({**base, "endpoint": acct["endpoint"], "token": acct["token"]}, proxied),
-            "@vercel/cosmosdb-server (no auth)": ({**base, "endpoint": f"https://127.0.0.1:{port}/", "key": fake_key,
-                                                   "populate": True}, direct),
-        }
+        me = os.getpid()
+        runs = {}  # label -> (spec, environment, server pid)
+        for consistency in ("Session", "Eventual"):
+            c = {} if consistency == "Session" else {"consistency": consistency}
+            runs[("emulator, master key", consistency)] = (
+                {**base, **c, "port": emu_port, "key": acct["key"], "populate": consistency == "Session"}, direct, me)
+            runs[("emulator, Entra token", consistency)] = (
+                {**base, **c, "port": emu_port, "token": acct["token"]}, direct, me)
+            runs[("cosmosdb-server (no auth)", consistency)] = (
+                {**base, **c, "port": ref_port, "key": fake_key, "populate": consistency == "Session"}, direct,
+                ref.pid)
+        runs[("emulator via proxy, master key", "Session")] = ({**base, "key": acct["key"]}, proxied, me)
         # rounds alternate the servers so a busy machine slows all of them alike; the best round counts
         results: dict = {}
         for r in range(a.rounds):
-            for label, (spec, e) in runs.items():
-                got = run_client({**spec, "populate": spec.get("populate") and r == 0}, e)
+            for label, (spec, e, pid) in runs.items():
+                got = run_client({**spec, "populate": spec.get("populate") and r == 0}, e, pid)
                 best = results.setdefault(label, got)
                 for kind in ("point", "query"):
                     if got[kind]["rate"] > best[kind]["rate"]:
                         best[kind] = got[kind]
+                for cpu in ("cpu_ms", "client_ms"):
+                    best[cpu] = min(best[cpu], got[cpu])
         print(f"azure-cosmos (async), {a.requests} requests per figure, {a.concurrency} in flight, {ITEMS} items "
-              f"of ~250 B, best of {a.rounds} alternating rounds; the emulator through its proxy, cosmosdb-server "
-              f"direct")
-        for label, r in results.items():
+              f"of ~250 B, best of {a.rounds} alternating rounds; each server reached by the account's name on "
+              f"its own loopback TLS port unless 'via proxy'; consistency is what the client asks for "
+              f"(Session is the SDK's default); CPU is per request, both kinds, of the server and of the "
+              f"load client")
+        for (label, consistency), r in results.items():
             for kind, title in (("point", "point read"), ("query", "query by id")):
                 x = r[kind]
-                print(f"  {label:36s} {title:12s} {x['rate']:8.0f} req/s   p50 {x['p50_ms']:6.1f} ms   "
-                      f"p99 {x['p99_ms']:6.1f} ms")
-        key, tok, ref_r = (results[k] for k in runs)
-        for kind in ("point", "query"):
-            print(f"  {kind:5s}: emulator (key) / cosmosdb-server {key[kind]['rate'] / ref_r[kind]['rate']:.2f}   "
-                  f"token / key {tok[kind]['rate'] / key[kind]['rate']:.2f}")
+                print(f"  {label:31s} {consistency:8s} {title:11s} {x['rate']:6.0f} req/s   p50 {x['p50_ms']:5.1f} ms"
+                      f"   p99 {x['p99_ms']:5.1f} ms   CPU server {r['cpu_ms']:.3f} client {r['client_ms']:.3f} ms")
+        for consistency in ("Session", "Eventual"):
+            key, tok, ref_r = (results[(k, consistency)] for k in
+                               ("emulator, master key", "emulator, Entra token", "cosmosdb-server (no auth)"))
+            for kind in ("point", "query"):
+                print(f"  {consistency:8s} {kind:5s}: emulator (key) / cosmosdb-server "
+                      f"{key[kind]['rate'] / ref_r[kind]['rate']:.2f}   token / key "
+                      f"{tok[kind]['rate'] / key[kind]['rate']:.2f}")
+            print(f"  {consistency:8s} server CPU per request: cosmosdb-server / emulator (key) "
+                  f"{ref_r['cpu_ms'] / key['cpu_ms']:.2f}")
+        via, key = results[("emulator via proxy, master key", "Session")], results[("emulator, master key", "Session")]
+        print(f"  through the proxy / by name, point reads {via['point']['rate'] / key['point']['rate']:.2f}, "
+              f"server CPU per request {via['cpu_ms'] / key['cpu_ms']:.2f}")
     finally:
         if ref is not None:
             ref.kill()

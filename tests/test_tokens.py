@@ -170,3 +170,28 @@ def test_validator_refuses_non_ascii_and_non_object_tokens_as_malformed(token):
     with pytest.raises(TokenError) as e:
         svc.validate(token, ARM)
     assert e.value.reason == "malformed"
+
+
+def test_remembered_signatures_still_check_every_claim_on_each_use():
+    """The validator remembers tokens whose signature verified; a later use of the same token is
+    still refused for its audience, tenant or lifetime, a token signed by a key that is no longer
+    the issuer's is refused although it verified before, and a changed byte is a new token."""
+    clock = [time.time()]
+    svc = TokenService(TENANT, clock=lambda: clock[0])
+    token = _issue(svc, now=clock[0], lifetime=600)
+    assert svc.validate(token, ARM)["aud"] == ARM[0]
+    assert token in svc._verified  # the second use takes the remembered path
+    assert _reason(svc, token, ["https://vault.azure.net"]) == "audience"
+    with pytest.raises(TokenError) as e:
+        svc.validate(token, ARM, tenant_id=str(uuid.uuid4()))
+    assert e.value.reason == "tenant"
+    svc.validate(token, ARM)["oid"] = "changed by a caller"  # what a caller does to its copy stays there
+    assert svc.validate(token, ARM)["oid"] != "changed by a caller"
+    clock[0] += 600 + CLOCK_SKEW + 1
+    assert _reason(svc, token) == "expired"
+    clock[0] -= 600 + CLOCK_SKEW + 1
+    head, body, sig = token.split(".")
+    assert _reason(svc, ".".join((head, body, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")))) \
+        in ("signature", "malformed")
+    svc.key = SigningKey.generate()  # the issuer's key rolled over: what the old key signed is refused
+    assert _reason(svc, token) == "signature"

@@ -1,8 +1,11 @@
 """The forward proxy every client on the emulator target uses (HTTP_PROXY / HTTPS_PROXY).
 
-* ``CONNECT host:443`` (HTTP/1.0 or 1.1) to an emulated host opens a tunnel to the
-  emulator's TLS listener, whose certificate covers every emulated host name; a host
-  that is not emulated is refused, so nothing ever leaves the machine.
+* ``CONNECT host:443`` (HTTP/1.0 or 1.1) to an emulated host is answered by the emulator itself:
+  the proxy starts TLS on the client's own connection, with the certificate that covers every
+  emulated host name, and hands it to the emulator's HTTP server (no second connection, no bytes
+  copied in Python). A client that sent bytes before the ``200`` is instead tunnelled to the
+  emulator's internal TLS listener. A host that is not emulated is refused, so nothing ever
+  leaves the machine.
 * Any other request (absolute-URI plain HTTP such as ``GET http://169.254.169.254/...``,
   or origin-form to the control API) is relayed to the emulator's plain-HTTP listener,
   which routes by host.
@@ -148,11 +151,70 @@ async def _open(address: Address) -> tuple[asyncio.StreamReader, asyncio.StreamW
     return (*await asyncio.open_unix_connection(sock=sock), name)
 
 
+class _Watched(asyncio.Protocol):
+    """The protocol of a connection handed to the emulator's server: passes every event on to the
+    server's own protocol, and resolves ``ended`` once the connection is gone.
+
+    ``loop.start_tls`` may deliver the first application bytes (sent with the client's last
+    handshake message) before it returns, that is before anyone could call ``connection_made``; they
+    are held until then, so the server's protocol sees its events in order."""
+
+    def __init__(self, inner: asyncio.Protocol):
+        self.inner = inner
+        self.ended = asyncio.get_running_loop().create_future()
+        self._made = False
+        self._early: list[bytes | None] = []  # data (None for EOF) that came before connection_made
+
+    def connection_made(self, transport):
+        if self.ended.done():  # gone during the handshake: the server never hears of it
+            return
+        self._made = True
+        self.inner.connection_made(transport)
+        early, self._early = self._early, []
+        for data in early:
+            if data is None:
+                self.inner.eof_received()
+            else:
+                self.inner.data_received(data)
+
+    def data_received(self, data):
+        if self._made:
+            self.inner.data_received(data)
+        else:
+            self._early.append(data)
+
+    def eof_received(self):
+        if self._made:
+            return self.inner.eof_received()
+        self._early.append(None)
+        return True  # keep the transport open until the server has seen the EOF
+
+    def pause_writing(self):
+        if self._made:
+            self.inner.pause_writing()
+
+    def resume_writing(self):
+        if self._made:
+            self.inner.resume_writing()
+
+    def connection_lost(self, exc):
+        try:
+            if self._made:
+                self.inner.connection_lost(exc)
+        finally:
+            if not self.ended.done():
+                self.ended.set_result(None)
+
+
 class Proxy:
     def __init__(self, tls_address: Address, http_address: Address, *, idle_timeout: float = IDLE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, tls_context=None, server_protocol=None):
         self.tls_address = tls_address  # the emulator's internal listeners
         self.http_address = http_address
+        # With both, a tunnel to an emulated HTTPS host is served on the client's own connection:
+        # TLS with ``tls_context``, then ``server_protocol()`` (the emulator's HTTP server) on it.
+        self.tls_context = tls_context
+        self.server_protocol = server_protocol
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self.active = 0  # client connections being served
@@ -275,22 +337,53 @@ class Proxy:
                                                  f"milab proxy: {target} is not an emulated Azure endpoint; "
                                                  f"the proxy connects nowhere else.", version), self.idle_timeout)
             return
+        if self.server_protocol is not None:
+            await _send(writer, b"HTTP/" + version + b" 200 Connection established\r\n\r\n", self.idle_timeout)
+            # (no await between this check and start_tls pausing the transport: nothing can slip into the reader)
+            if not _buffered(reader):
+                await self._serve_tls(writer)
+                return
+            established = True
+        else:
+            established = False
         try:
             up_r, up_w, name = await _open(self.tls_address)
         except OSError as e:
             log.warning("proxy: the emulator's TLS listener is unreachable: %s", e)
-            await _send(writer, _simple_response(502, b"Bad Gateway", f"emulator TLS listener unreachable: {e}",
-                                                 version), self.idle_timeout)
+            if not established:  # (after the 200 the client is speaking TLS: it can only be closed)
+                await _send(writer, _simple_response(502, b"Bad Gateway", f"emulator TLS listener unreachable: "
+                                                                          f"{e}", version), self.idle_timeout)
             return
         self._transports.add(up_w.transport)
         self._clients[name] = writer.get_extra_info("peername")
         try:
-            await _send(writer, b"HTTP/" + version + b" 200 Connection established\r\n\r\n", self.idle_timeout)
+            if not established:
+                await _send(writer, b"HTTP/" + version + b" 200 Connection established\r\n\r\n",
+                            self.idle_timeout)
             await self._splice(reader, writer, up_r, up_w)
         finally:
             self._clients.pop(name, None)
             self._transports.discard(up_w.transport)
             _close(up_w, self.idle_timeout)
+
+    async def _serve_tls(self, writer: asyncio.StreamWriter) -> None:
+        """TLS on the client's connection, then the emulator's server on it until either side closes.
+        The connection stays counted (``active``) and closeable (``close``) until it is gone."""
+        loop = asyncio.get_running_loop()
+        watched = _Watched(self.server_protocol())
+        try:
+            tls = await loop.start_tls(writer.transport, watched, self.tls_context, server_side=True,
+                                       ssl_handshake_timeout=self.idle_timeout)
+        except (ConnectionError, OSError, asyncio.TimeoutError) as e:  # (ssl.SSLError is an OSError)
+            raise PeerGone(f"TLS handshake failed: {type(e).__name__}") from None
+        if tls is None:  # the connection closed during the handshake
+            return
+        self._transports.add(tls)
+        try:
+            watched.connection_made(tls)
+            await watched.ended
+        finally:
+            self._transports.discard(tls)
 
     async def relay(self, head: bytes, reader, writer) -> None:
         try:
@@ -333,6 +426,12 @@ class Proxy:
             for task in (up, down):
                 task.cancel()
             await asyncio.gather(up, down, return_exceptions=True)
+
+
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    """Whether the client already sent bytes after its CONNECT head (they are in the reader, where a
+    TLS layer started on the transport would never see them)."""
+    return bool(getattr(reader, "_buffer", b"x"))  # (no public accessor; unknown means "yes": tunnel)
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

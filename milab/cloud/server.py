@@ -2,11 +2,13 @@
 
 Listeners: the public proxy port (what clients put in HTTP(S)_PROXY and what the
 control API answers on), an internal TLS listener with the emulator's certificate, and
-an internal plain-HTTP listener. Both internal listeners serve one aiohttp application
-that routes by host name to the emulated services. They are Unix sockets in the private
-run directory, so only the proxy (which bounds connections and times out idle ones) reaches
-them; they close a keep-alive connection idle for ``idle_timeout``, a TLS handshake or a
-request body that stalls that long, and answer a malformed Host with 400.
+an internal plain-HTTP listener. One aiohttp application routes by host name to the emulated
+services. A client's CONNECT tunnel is served by that application on the client's own
+connection (the proxy starts TLS on it); the internal listeners, Unix sockets in the private
+run directory that only the proxy (which bounds connections and times out idle ones) reaches,
+take plain-HTTP requests and the rare tunnel whose client sent bytes before the proxy's answer.
+Every connection is closed when a keep-alive idles for ``idle_timeout``, or a TLS handshake or a
+request body stalls that long, and a malformed Host gets 400.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import os
 import resource
 import secrets
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +231,8 @@ class Emulator:
         except OSError:  # a file system without sockets: a private temporary directory instead
             self._socket_dir = Path(tempfile.mkdtemp(prefix="milab-sockets-"))
             tls_path, http_path = await self._listen(idle)
-        proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections))
+        proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections),
+                      tls_context=self.pki.server_context(), server_protocol=self._runner.server)
         self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
         proxy.raw_tunnels[1433] = self.sql.route
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
@@ -239,6 +243,15 @@ class Emulator:
                 await plane.start()
         await self.guests.decide_isolation(self.config.guest_isolation)
         log.info("emulator ready on %s:%s", self.config.host, self.port)
+
+    async def open_tls_port(self, host: str = "127.0.0.1") -> int:
+        """An extra HTTPS listener on a free TCP port of ``host``, serving what the proxy's tunnels serve,
+        for a client that resolves the emulated host names to it by itself instead of using the proxy
+        (``bench/cosmos.py`` reaches the emulator and its reference server the same way with it). It has
+        none of the proxy's connection bound; it closes when the emulator stops."""
+        sock = socket.create_server((host, 0), backlog=PROXY_BACKLOG)
+        await web.SockSite(self._runner, sock, ssl_context=self.pki.server_context()).start()
+        return sock.getsockname()[1]
 
     async def _listen(self, idle: float) -> tuple[str, str]:
         tls_path, http_path = str(self._socket_dir / "tls.sock"), str(self._socket_dir / "http.sock")

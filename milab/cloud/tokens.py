@@ -63,6 +63,9 @@ class SigningKey:
         return cls(kid=kid, private_key=serialization.load_pem_private_key(pem, password=None))
 
 
+VERIFIED_CACHE = 4096  # signature-verified tokens remembered (about 1 KB each); beyond, forgotten at once
+
+
 def issuer_for(tenant_id: str) -> str:
     return f"https://sts.windows.net/{tenant_id}/"
 
@@ -75,6 +78,12 @@ class TokenService:
         self.key = key or SigningKey.generate()
         self.clock = clock
         self.validation_enabled = True  # switched off only to prove denial tests can fail
+        # Tokens whose signature already verified: the exact token text -> (kid, claims). Parsing and
+        # verifying an RS256 JWT is most of what a token-authenticated request costs; a client sends
+        # the same token for an hour. Only the signature step is skipped on a hit: issuer, tenant,
+        # audience and lifetime are checked on every use, and a token signed with another key than
+        # the current one never matches.
+        self._verified: dict[str, tuple[str, dict]] = {}
 
     # -- issuance ---------------------------------------------------------------------
     def issue(self, *, audience: str, oid: str, appid: str, lifetime: int = 3600,
@@ -114,6 +123,9 @@ class TokenService:
             raise TokenError("missing", "No access token was presented.")
         if not isinstance(token, str) or not token.isascii():
             raise TokenError("malformed", "The access token is not a well-formed JWT: it has non-ASCII characters.")
+        known = self._verified.get(token) if self.validation_enabled else None
+        if known is not None and known[0] == self.key.kid:
+            return self._check_claims(dict(known[1]), audiences, tenant_id)
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -135,6 +147,12 @@ class TokenService:
             raise TokenError("signature", "The token's signature is invalid.", unverified) from None
         except jwt.PyJWTError as e:
             raise TokenError("malformed", f"The access token is invalid: {e}.", unverified) from None
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = (self.key.kid, dict(claims))
+        return self._check_claims(claims, audiences, tenant_id)
+
+    def _check_claims(self, claims: dict, audiences: Iterable[str], tenant_id: str | None) -> dict:
         tid = tenant_id or self.tenant_id
         iss = claims.get("iss")
         if iss not in (issuer_for(self.tenant_id), f"https://login.microsoftonline.com/{self.tenant_id}/v2.0"):
