@@ -20,7 +20,13 @@ partition key to pick the token to send back; Cosmos DB (and the emulator) send 
 cosmosdb-server sends none, so that work happens against one side only. The bench therefore runs
 each server twice: with the SDK's default, and with ``consistency_level="Eventual"``, where the
 client does the same work against both. It also prints each server's own CPU time per request
-(the emulator's includes its proxy when used), which does not depend on the client. Asserts nothing.
+(the emulator's includes its proxy when used), which does not depend on the client, and the
+client's.
+
+The servers run on the first CPU and the client on the others. Rounds alternate the servers; each
+figure is the median over the rounds with the lowest and highest beside it, and each ratio the
+median of the ratios within a round: on a shared 2-core virtual machine the same run varies by a
+third from one round to the next, so a single best round says little. Asserts nothing.
 """
 from __future__ import annotations
 
@@ -193,6 +199,25 @@ def setup_account(emu, s) -> dict:
     return {"endpoint": f"https://{name}.documents.azure.com:443/", "key": key, "token": token}
 
 
+# With two or more CPUs the servers (this process, the emulator's thread in it, and cosmosdb-server,
+# started from it) run on the first and the load client on the others, so the scheduler never puts
+# the client and the server it loads on the same CPU.
+CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+SERVER_CPUS, CLIENT_CPUS = (set(CPUS[:1]), set(CPUS[1:])) if len(CPUS) >= 2 else (set(), set())
+
+
+def _on_cpus(cpus: set[int]):
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def _median(values) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -202,7 +227,7 @@ def run_client(spec: dict, env: dict, server_pid: int) -> dict:
     """One load run; adds the server's and the client's CPU milliseconds per request."""
     before, children = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True, text=True,
-                         timeout=900, env=env)
+                         timeout=900, env=env, preexec_fn=_on_cpus(CLIENT_CPUS))
     used = cpu_seconds(server_pid) - before
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
@@ -216,14 +241,16 @@ def run_client(spec: dict, env: dict, server_pid: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", "--requests", type=int, default=2000)
+    ap.add_argument("-n", "--requests", type=int, default=5000)
     ap.add_argument("-c", "--concurrency", type=int, default=16)
-    ap.add_argument("-r", "--rounds", type=int, default=3)
+    ap.add_argument("-r", "--rounds", type=int, default=5)
     ap.add_argument("--client", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
         return client_main(a.client)
 
+    if SERVER_CPUS:
+        os.sched_setaffinity(0, SERVER_CPUS)  # before the emulator's thread and cosmosdb-server start: inherited
     with running_emulator() as emu:
         return _compare(a, emu)
 
@@ -254,39 +281,43 @@ def _compare(a, emu) -> int:
                 {**base, **c, "port": ref_port, "key": fake_key, "populate": consistency == "Session"}, direct,
                 ref.pid)
         runs[("emulator via proxy, master key", "Session")] = ({**base, "key": acct["key"]}, proxied, me)
-        # rounds alternate the servers so a busy machine slows all of them alike; the best round counts
-        results: dict = {}
+        # Rounds alternate the servers, so a change of load on the machine weighs on all of them; every
+        # figure is the median over the rounds (with the lowest and highest), and each ratio the median
+        # of the ratios within a round.
+        rounds: dict = {label: [] for label in runs}
         for r in range(a.rounds):
             for label, (spec, e, pid) in runs.items():
-                got = run_client({**spec, "populate": spec.get("populate") and r == 0}, e, pid)
-                best = results.setdefault(label, got)
-                for kind in ("point", "query"):
-                    if got[kind]["rate"] > best[kind]["rate"]:
-                        best[kind] = got[kind]
-                for cpu in ("cpu_ms", "client_ms"):
-                    best[cpu] = min(best[cpu], got[cpu])
+                rounds[label].append(run_client({**spec, "populate": spec.get("populate") and r == 0}, e, pid))
         print(f"azure-cosmos (async), {a.requests} requests per figure, {a.concurrency} in flight, {ITEMS} items "
-              f"of ~250 B, best of {a.rounds} alternating rounds; each server reached by the account's name on "
-              f"its own loopback TLS port unless 'via proxy'; consistency is what the client asks for "
-              f"(Session is the SDK's default); CPU is per request, both kinds, of the server and of the "
+              f"of ~250 B, median (lowest-highest) of {a.rounds} alternating rounds; each server reached by the "
+              f"account's name on its own loopback TLS port unless 'via proxy'; consistency is what the client "
+              f"asks for (Session is the SDK's default); CPU is per request, both kinds, of the server and of the "
               f"load client")
-        for (label, consistency), r in results.items():
+        for (label, consistency), got in rounds.items():
             for kind, title in (("point", "point read"), ("query", "query by id")):
-                x = r[kind]
-                print(f"  {label:31s} {consistency:8s} {title:11s} {x['rate']:6.0f} req/s   p50 {x['p50_ms']:5.1f} ms"
-                      f"   p99 {x['p99_ms']:5.1f} ms   CPU server {r['cpu_ms']:.3f} client {r['client_ms']:.3f} ms")
+                rates = sorted(g[kind]["rate"] for g in got)
+                print(f"  {label:31s} {consistency:8s} {title:11s} {_median(rates):6.0f} req/s ({rates[0]:4.0f}-"
+                      f"{rates[-1]:4.0f})   p50 {_median([g[kind]['p50_ms'] for g in got]):5.1f} ms   p99 "
+                      f"{_median([g[kind]['p99_ms'] for g in got]):5.1f} ms   CPU server "
+                      f"{_median([g['cpu_ms'] for g in got]):.3f} client {_median([g['client_ms'] for g in got]):.3f}"
+                      f" ms")
+
+        def ratio(a_label, b_label, value) -> str:
+            each = sorted(value(x) / value(y) for x, y in zip(rounds[a_label], rounds[b_label]))
+            return f"{_median(each):.2f} ({each[0]:.2f}-{each[-1]:.2f})"
         for consistency in ("Session", "Eventual"):
-            key, tok, ref_r = (results[(k, consistency)] for k in
+            key, tok, ref_r = ((k, consistency) for k in
                                ("emulator, master key", "emulator, Entra token", "cosmosdb-server (no auth)"))
             for kind in ("point", "query"):
                 print(f"  {consistency:8s} {kind:5s}: emulator (key) / cosmosdb-server "
-                      f"{key[kind]['rate'] / ref_r[kind]['rate']:.2f}   token / key "
-                      f"{tok[kind]['rate'] / key[kind]['rate']:.2f}")
+                      f"{ratio(key, ref_r, lambda g: g[kind]['rate'])}   token / key "
+                      f"{ratio(tok, key, lambda g: g[kind]['rate'])}")
             print(f"  {consistency:8s} server CPU per request: cosmosdb-server / emulator (key) "
-                  f"{ref_r['cpu_ms'] / key['cpu_ms']:.2f}")
-        via, key = results[("emulator via proxy, master key", "Session")], results[("emulator, master key", "Session")]
-        print(f"  through the proxy / by name, point reads {via['point']['rate'] / key['point']['rate']:.2f}, "
-              f"server CPU per request {via['cpu_ms'] / key['cpu_ms']:.2f}")
+                  f"{ratio(ref_r, key, lambda g: g['cpu_ms'])}")
+        via, key = ("emulator via proxy, master key", "Session"), ("emulator, master key", "Session")
+        print(f"  through the proxy / by name: point reads {ratio(via, key, lambda g: g['point']['rate'])}, "
+              f"server CPU per request {ratio(via, key, lambda g: g['cpu_ms'])}, client CPU per request "
+              f"{ratio(via, key, lambda g: g['client_ms'])}")
     finally:
         if ref is not None:
             ref.kill()
