@@ -80,7 +80,7 @@ def client_main(spec_json: str) -> int:
     return 0
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process (Linux /proc), 0 where that is not available."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -220,7 +220,7 @@ def main() -> int:
         labels = list(specs)
         for i in range(a.rounds):
             for label in (labels if i % 2 == 0 else labels[::-1]):
-                emu0, az0 = time.process_time(), _cpu_seconds(emu.blob.azurite.proc.pid)
+                emu0, az0 = time.process_time(), cpu_seconds(emu.blob.azurite.proc.pid)
                 out = subprocess.run([sys.executable, __file__, "--client", json.dumps(specs[label])],
                                      capture_output=True, text=True, timeout=600)
                 if out.returncode != 0:
@@ -228,7 +228,7 @@ def main() -> int:
                     return 1
                 r, t = json.loads(out.stdout.strip().splitlines()[-1]), totals[label]
                 t["emu_cpu"] += time.process_time() - emu0
-                t["azurite_cpu"] += _cpu_seconds(emu.blob.azurite.proc.pid) - az0
+                t["azurite_cpu"] += cpu_seconds(emu.blob.azurite.proc.pid) - az0
                 t["sent"] += r["count"] + 20 * a.concurrency  # with the warm-up
                 for k in ("count", "wall", "errors"):
                     t[k] += r[k]

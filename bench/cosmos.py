@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blob import in_emulator, operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
+from blob import cpu_seconds, in_emulator, operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
 
 API = "2024-11-15"
 ITEMS = 100
@@ -216,11 +216,6 @@ def _median(values) -> float:
     values = sorted(values)
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_client(spec: dict, env: dict, server_pid: int) -> dict:
