@@ -100,7 +100,7 @@ def in_emulator(emu, coro, timeout: float = 30):
 
 def start_emulator():
     from milab.cloud.arm.bootstrap import bootstrap
-    from milab.cloud.server import Config, Emulator
+    from milab.cloud.server import Config, Emulator, run_loop
     box: dict = {}
     ready = threading.Event()
 
@@ -115,7 +115,7 @@ def start_emulator():
             ready.set()
             await box["stop"].wait()
             await emu.stop()
-        asyncio.run(go())
+        run_loop(go())
     t = threading.Thread(target=run, daemon=True)
     t.start()
     ready.wait(60)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -47,7 +46,7 @@ def _banner(emu) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .cloud.files import DirInUse, new_private_dir
-    from .cloud.server import Config, serve
+    from .cloud.server import Config, run_loop, serve
 
     problem = _check_serve_args(args)
     if problem:
@@ -97,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        asyncio.run(serve(config, Path(args.env_file) if args.env_file else None, ready))
+        run_loop(serve(config, Path(args.env_file) if args.env_file else None, ready))
     except (GuestSetupError, DirInUse) as e:
         print(f"milab serve: {e}", file=sys.stderr)
         return 2

@@ -67,6 +67,15 @@ def host_is_emulated(host: str) -> bool:
                for pattern in TLS_HOSTS) or host in ("127.0.0.1", "::1")
 
 
+def extra(transport, name: str):
+    """``transport.get_extra_info(name)`` (a transport or a stream writer), or None once it is closed:
+    uvloop's transports raise there instead of answering None as asyncio's do."""
+    try:
+        return transport.get_extra_info(name)
+    except Exception:  # (AttributeError from uvloop for a closed handle)
+        return None
+
+
 class PeerGone(Exception):
     """A peer reset, closed or stopped reading: the connection ends, the proxy goes on."""
 
@@ -109,7 +118,7 @@ def _abort_if_open(transport: asyncio.BaseTransport) -> None:
 
 def _reset(transport: asyncio.BaseTransport) -> None:
     """Drop a connection now, with a RST: the kernel keeps nothing queued for a peer that does not read."""
-    sock = transport.get_extra_info("socket")
+    sock = extra(transport, "socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -355,7 +364,7 @@ class Proxy:
                                                                           f"{e}", version), self.idle_timeout)
             return
         self._transports.add(up_w.transport)
-        self._clients[name] = writer.get_extra_info("peername")
+        self._clients[name] = extra(writer, "peername")
         try:
             if not established:
                 await _send(writer, b"HTTP/" + version + b" 200 Connection established\r\n\r\n",
@@ -394,7 +403,7 @@ class Proxy:
                         self.idle_timeout)
             return
         self._transports.add(up_w.transport)
-        self._clients[name] = writer.get_extra_info("peername")
+        self._clients[name] = extra(writer, "peername")
         try:
             await _send(up_w, head, self.idle_timeout)
             await self._splice(reader, writer, up_r, up_w)
@@ -435,5 +444,5 @@ def _buffered(reader: asyncio.StreamReader) -> bool:
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
+    peer = extra(writer, "peername")
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer or "?")

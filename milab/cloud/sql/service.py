@@ -40,6 +40,7 @@ from ...sqlclient import SERVERS_VAR  # outside namespaces: the file of the serv
 from ..directory.apps import GRAPH_APP_ID, by_app_id
 from ..files import write_atomic
 from ..guests import GuestEndpoint
+from ..proxy import extra
 from ..tokens import TokenError
 from . import tds
 from .connection import Connection
@@ -174,7 +175,7 @@ class SqlService:
     async def _accept_local(self, name: str, reader, writer) -> None:
         """A server's loopback listener (route 2 outside namespaces): a host process such as the
         operator's, or a guest that is not isolated (an Azure host when it says so)."""
-        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        peer = extra(writer, "peername") or ("127.0.0.1", 0)
         await Connection(self, reader, writer, server_name=name, client_ip=peer[0], from_azure=False).run()
 
     def guest_endpoints(self) -> list[GuestEndpoint]:
