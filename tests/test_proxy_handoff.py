@@ -14,6 +14,15 @@ from milab.cloud.pki import Pki
 from milab.cloud.proxy import Proxy
 
 
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request):
+    """Each test on the standard event loop and on uvloop's, which ``milab serve`` uses."""
+    if request.param == "asyncio":
+        return asyncio.run
+    uvloop = pytest.importorskip("uvloop")
+    return uvloop.run
+
+
 class _Echo(asyncio.Protocol):
     """The stand-in for the emulator's HTTP server: answers each chunk with its tag and the peer."""
 
@@ -56,7 +65,7 @@ async def _connect(server, p: Pki):
     return reader, writer
 
 
-def test_connect_is_served_on_the_clients_own_connection(tmp_path):
+def test_connect_is_served_on_the_clients_own_connection(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
         try:
@@ -79,10 +88,10 @@ def test_connect_is_served_on_the_clients_own_connection(tmp_path):
             server.close()
             internal.close()
             await proxy.close()
-    asyncio.run(go())
+    run(go())
 
 
-def test_a_client_that_sends_before_the_200_is_tunnelled_to_the_internal_listener(tmp_path):
+def test_a_client_that_sends_before_the_200_is_tunnelled_to_the_internal_listener(tmp_path, run):
     """Bytes a client sends before the proxy's ``200`` stay in the proxy's reader, where TLS started on
     the transport would never see them; such a client is spliced to the internal TLS listener, which
     gets every byte."""
@@ -126,10 +135,10 @@ def test_a_client_that_sends_before_the_200_is_tunnelled_to_the_internal_listene
             internal.close()
             await proxy.close()
         assert proxy.active == 0
-    asyncio.run(go())
+    run(go())
 
 
-def test_close_ends_connections_it_handed_to_the_server(tmp_path):
+def test_close_ends_connections_it_handed_to_the_server(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
         reader, writer = await _connect(server, p)
@@ -144,10 +153,10 @@ def test_close_ends_connections_it_handed_to_the_server(tmp_path):
             assert await asyncio.wait_for(reader.read(100), 5) == b""
         except ConnectionResetError:
             pass
-    asyncio.run(go())
+    run(go())
 
 
-def test_a_failed_handshake_is_the_end_of_that_connection_only(tmp_path):
+def test_a_failed_handshake_is_the_end_of_that_connection_only(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
         try:
@@ -170,4 +179,4 @@ def test_a_failed_handshake_is_the_end_of_that_connection_only(tmp_path):
             server.close()
             internal.close()
             await proxy.close()
-    asyncio.run(go())
+    run(go())

@@ -385,7 +385,10 @@ class Proxy:
                                        ssl_handshake_timeout=self.idle_timeout)
         except (ConnectionError, OSError, asyncio.TimeoutError) as e:  # (ssl.SSLError is an OSError)
             raise PeerGone(f"TLS handshake failed: {type(e).__name__}") from None
-        if tls is None:  # the connection closed during the handshake
+        if tls is None or writer.transport.is_closing():
+            # closed (or aborted by close()) during the handshake: the TLS layer may never pass the loss on
+            if tls is not None:
+                tls.abort()
             return
         self._transports.add(tls)
         try:
