@@ -32,7 +32,6 @@ class _Echo(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
-        self.secure = transport.get_extra_info("sslcontext") is not None
 
     def data_received(self, data):
         self.transport.write(self.tag + b" " + str(self.peer[1] if isinstance(self.peer, tuple) else "unix").encode()
@@ -56,7 +55,7 @@ async def _world(tmp_path):
     return p, proxy, server, internal
 
 
-async def _connect(server, p: Pki):
+async def _connect(server):
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"CONNECT management.azure.com:443 HTTP/1.1\r\nHost: management.azure.com:443\r\n\r\n")
@@ -69,7 +68,7 @@ def test_connect_is_served_on_the_clients_own_connection(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
         try:
-            reader, writer = await _connect(server, p)
+            reader, writer = await _connect(server)
             client_port = writer.get_extra_info("sockname")[1]
             ctx = ssl.create_default_context(cafile=str(p.bundle))
             await writer.start_tls(ctx, server_hostname="management.azure.com")
@@ -141,7 +140,7 @@ def test_a_client_that_sends_before_the_200_is_tunnelled_to_the_internal_listene
 def test_close_ends_connections_it_handed_to_the_server(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
-        reader, writer = await _connect(server, p)
+        reader, writer = await _connect(server)
         await writer.start_tls(ssl.create_default_context(cafile=str(p.bundle)),
                                server_hostname="management.azure.com")
         assert proxy.active == 1
@@ -160,7 +159,7 @@ def test_a_failed_handshake_is_the_end_of_that_connection_only(tmp_path, run):
     async def go():
         p, proxy, server, internal = await _world(tmp_path)
         try:
-            reader, writer = await _connect(server, p)
+            reader, writer = await _connect(server)
             writer.write(b"this is not a TLS ClientHello\r\n\r\n")
             answer = await asyncio.wait_for(reader.read(100), 5)
             assert answer == b"" or answer[:1] == b"\x15", answer  # closed, or a TLS alert record first
@@ -169,7 +168,7 @@ def test_a_failed_handshake_is_the_end_of_that_connection_only(tmp_path, run):
                     break
                 await asyncio.sleep(0.02)
             assert proxy.active == 0
-            reader, writer = await _connect(server, p)  # the proxy goes on serving
+            reader, writer = await _connect(server)  # the proxy goes on serving
             await writer.start_tls(ssl.create_default_context(cafile=str(p.bundle)),
                                    server_hostname="management.azure.com")
             writer.write(b"ping")

@@ -225,6 +225,7 @@ class Emulator:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=idle,
                                      lingering_time=min(10.0, idle))
         await self._runner.setup()
+        self._tls = self.pki.server_context()  # one for every TLS listener and the proxy's tunnels
         self._socket_dir = _socket_dir(self.run_dir)
         try:
             tls_path, http_path = await self._listen(idle)
@@ -232,7 +233,7 @@ class Emulator:
             self._socket_dir = Path(tempfile.mkdtemp(prefix="milab-sockets-"))
             tls_path, http_path = await self._listen(idle)
         proxy = Proxy(tls_path, http_path, idle_timeout=idle, max_connections=fd_budget(self.config.max_connections),
-                      tls_context=self.pki.server_context(), server_protocol=self._runner.server)
+                      tls_context=self._tls, server_protocol=self._runner.server)
         self.proxy = proxy  # guests' in-namespace listeners are served by the same proxy
         proxy.raw_tunnels[1433] = self.sql.route
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
@@ -250,12 +251,12 @@ class Emulator:
         (``bench/cosmos.py`` reaches the emulator and its reference server the same way with it). It has
         none of the proxy's connection bound; it closes when the emulator stops."""
         sock = socket.create_server((host, 0), backlog=PROXY_BACKLOG)
-        await web.SockSite(self._runner, sock, ssl_context=self.pki.server_context()).start()
+        await web.SockSite(self._runner, sock, ssl_context=self._tls).start()
         return sock.getsockname()[1]
 
     async def _listen(self, idle: float) -> tuple[str, str]:
         tls_path, http_path = str(self._socket_dir / "tls.sock"), str(self._socket_dir / "http.sock")
-        await _UnixListener(self._runner, tls_path, self.pki.server_context(), idle).start()
+        await _UnixListener(self._runner, tls_path, self._tls, idle).start()
         await _UnixListener(self._runner, http_path, None, idle).start()
         return tls_path, http_path
 
