@@ -8,6 +8,7 @@ import base64
 import email.utils
 import json
 import os
+import re
 import time
 import uuid
 
@@ -292,6 +293,48 @@ def test_async_client(acct):
             rows = [r async for r in c.query_items("SELECT VALUE COUNT(1) FROM c WHERE c.pk = 'z'")]
             return got["id"], rows
     assert asyncio.run(go()) == ("async", [1])
+
+
+def test_point_reads_see_every_write_at_once(http, acct):
+    """The data plane remembers parsed headers, signatures and items' JSON; none of that may outlive
+    what it stands for. Every read below is the same signed request (one date), sent again."""
+    c = container(acct)
+    c.create_item({"id": "memo", "pk": "m", "n": 1})
+    date = email.utils.formatdate(usegmt=True)
+    pk = {"x-ms-documentdb-partitionkey": '["m"]'}
+
+    def read():
+        r = signed(http, acct, "GET", "dbs/db/colls/items/docs/memo", headers=pk, date=date)
+        if r.status_code == 200:
+            assert r.headers["etag"] == r.json()["_etag"]
+            assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+            assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                                r.headers["x-ms-activity-id"])
+        return r
+
+    first, again = read(), read()
+    assert first.json() == again.json() and first.json()["n"] == 1
+    assert first.headers["x-ms-activity-id"] != again.headers["x-ms-activity-id"]
+    c.replace_item("memo", {"id": "memo", "pk": "m", "n": 2})
+    assert read().json()["n"] == 2
+
+    def query(text="SELECT * FROM c WHERE c.id = 'memo'"):
+        return list(c.query_items(text, partition_key="m"))
+    assert [d["n"] for d in query()] == [2] and query()[0] == read().json()
+    c.patch_item("memo", "m", [{"op": "incr", "path": "/n", "value": 1}])
+    assert read().json()["n"] == 3 and [d["n"] for d in query()] == [3]
+    assert query("SELECT c.n, c._etag FROM c WHERE c.id = 'memo'") == [{"n": 3, "_etag": read().json()["_etag"]}]
+    c.upsert_item({"id": "memo", "pk": "m", "n": 4, "more": "x"})
+    assert read().json()["more"] == "x"
+    c.delete_item("memo", "m")
+    assert read().status_code == 404
+    c.create_item({"id": "memo", "pk": "m", "n": 5})  # recreated: a new item, not the old one's JSON
+    assert read().json()["n"] == 5
+    c.delete_item("memo", "m")
+    # the same partition key header against a container with two key paths is still refused
+    bad = signed(http, acct, "GET", "dbs/db/colls/items/docs/memo", headers={"x-ms-documentdb-partitionkey": '["m", 1]'},
+                 date=date)
+    assert bad.status_code == 400 and bad.headers["x-ms-substatus"] == "1001"
 
 
 def test_key_signatures_and_dates(http, acct):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import logging
 import re
 import secrets
@@ -45,6 +46,7 @@ _CHUNK = 65536
 _AUTHORITY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?)(?::([0-9]{1,5}))?")
 
 
+@functools.lru_cache(maxsize=1024)  # every request's Host goes through it; clients use a few
 def split_authority(authority: str) -> tuple[str, int | None] | None:
     """``host[:port]`` as (lower-cased host without brackets, port or None); None when malformed."""
     m = _AUTHORITY.fullmatch(authority)

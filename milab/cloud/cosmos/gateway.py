@@ -46,7 +46,7 @@ import email.utils
 import functools
 import json
 import logging
-import uuid
+import os
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -64,6 +64,7 @@ COMMON = "Microsoft.Azure.Documents.Common/2.14.0"
 CLOCK_SKEW = dt.timedelta(minutes=15)
 DEFAULT_PAGE = 100
 MAX_REQUEST = 2 * 1024 * 1024 + 64 * 1024  # an item may be 2 MB; a request a little more
+SERIALIZED_ITEMS, SERIALIZED_MAX = 4096, 16 * 1024  # point reads keep at most 64 MiB of items' JSON
 PK_RANGE = {"id": "0", "minInclusive": "", "maxExclusive": "FF", "ridPrefix": 0, "throughputFraction": 1,
             "status": "online", "parents": []}
 KEY_NAMES = ("primaryMasterKey", "secondaryMasterKey", "primaryReadonlyMasterKey", "secondaryReadonlyMasterKey")
@@ -114,15 +115,45 @@ class Principal:
         self.kind, self.oid, self.read_only = kind, oid, read_only
 
 
+class Items:
+    """A container's items by (partition key JSON, id), and by logical partition: a query that names
+    its partition key reads that partition only, as Cosmos routes it to one."""
+
+    def __init__(self):
+        self._all: dict[tuple[str, str], dict] = {}
+        self._partitions: dict[str, dict[str, dict]] = {}
+
+    def get(self, key: tuple[str, str]) -> dict | None:
+        return self._all.get(key)
+
+    def __setitem__(self, key: tuple[str, str], item: dict) -> None:
+        self._all[key] = item
+        self._partitions.setdefault(key[0], {})[key[1]] = item
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        del self._all[key]
+        part = self._partitions[key[0]]
+        del part[key[1]]
+        if not part:
+            del self._partitions[key[0]]
+
+    def items(self) -> list[tuple[tuple[str, str], dict]]:
+        return list(self._all.items())
+
+    def partition(self, pk: str) -> list[tuple[tuple[str, str], dict]]:
+        return [((pk, i), d) for i, d in (self._partitions.get(pk) or {}).items()]
+
+
 class CosmosGateway:
     """The data plane at ``*.documents.azure.com`` (registered in ``emu.data_planes``)."""
 
     def __init__(self, emu: "Emulator"):
         self.emu = emu
         # items by container resource id (lower case): {(partition key JSON, id): item}
-        self.items: dict[str, dict[tuple[str, str], dict]] = {}
+        self.items: dict[str, Items] = {}
         self._lsn: dict[str, int] = {}
         self._accounts: dict[str, str] = {}  # account name -> lower-case resource id
+        self._serialized: dict[tuple, tuple[dict, bytes]] = {}  # (_rid, _etag) -> (the item, its JSON)
         emu.data_planes[SUFFIX] = self
 
     @property
@@ -156,8 +187,12 @@ class CosmosGateway:
     def _container(self, account: dict, db: str, coll: str) -> dict | None:
         return self.emu.state.get(f"{account['id']}/sqlDatabases/{db}/containers/{coll}")
 
-    def _store(self, container: dict) -> dict:
-        return self.items.setdefault(container["id"].lower(), {})
+    def _store(self, container: dict) -> Items:
+        key = container["id"].lower()
+        store = self.items.get(key)
+        if store is None:
+            store = self.items[key] = Items()
+        return store
 
     def _next_lsn(self, container: dict) -> int:
         key = container["id"].lower()
@@ -166,7 +201,7 @@ class CosmosGateway:
 
     # -- entry point -------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        activity = str(uuid.uuid4())
+        activity = _activity_id()
         host = (request.url.host or request.host or "").split(":")[0].lower()
         name = host[: -len(SUFFIX)] if host.endswith(SUFFIX) else ""
         try:
@@ -316,7 +351,22 @@ class CosmosGateway:
         h.update(headers or {})
         if body is None:
             return web.Response(status=status, headers=h)
-        return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=h)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return web.Response(status=status, body=data, content_type="application/json", charset="utf-8", headers=h)
+
+    def _item_json(self, item: dict) -> bytes:
+        """A stored item as the bytes of its JSON, kept while that very dict is the item's version: a
+        write stores a new dict with a new ``_etag`` and never changes a stored one in place."""
+        key = (item.get("_rid"), item.get("_etag"))
+        kept = self._serialized.get(key)
+        if kept is not None and kept[0] is item:
+            return kept[1]
+        data = json.dumps(item).encode()
+        if len(data) <= SERIALIZED_MAX:
+            if len(self._serialized) >= SERIALIZED_ITEMS:
+                self._serialized.pop(next(iter(self._serialized)))  # the oldest
+            self._serialized[key] = (item, data)
+        return data
 
     def account_document(self, account: dict) -> dict:
         name = account["name"]
@@ -502,8 +552,7 @@ class CosmosGateway:
         pk = request.headers.get("x-ms-documentdb-partitionkey")
         if pk is None:
             return list(store.items())
-        key = _pk_key(_parse_pk_header(pk, container))
-        return [(k, d) for k, d in store.items() if k[0] == key]
+        return store.partition(_header_pk_key(pk, container))
 
     def run_query(self, request, container, raw, activity):
         body = _json_object(raw)
@@ -527,7 +576,8 @@ class CosmosGateway:
         docs = [d for _, d in self._docs_in_scope(request, container)]
         results = query.execute(q, docs, params)
         rid = container["properties"]["resource"]["_rid"]
-        return self._page(request, "Documents", rid, results, activity)
+        # SELECT * answers the stored items themselves, whose JSON is kept
+        return self._page(request, "Documents", rid, results, activity, stored=q.kind == "star")
 
     def _query_feed(self, request, raw, key, rid, docs, activity):
         body = _json_object(raw)
@@ -537,7 +587,7 @@ class CosmosGateway:
     def _feed(self, request, key, rid, docs, activity):
         return self._page(request, key, rid, docs, activity)
 
-    def _page(self, request, key, rid, results, activity):
+    def _page(self, request, key, rid, results, activity, stored=False):
         size = _page_size(request.headers.get("x-ms-max-item-count"))
         start = _continuation_offset(request.headers.get("x-ms-continuation"))
         page = results[start:start + size]
@@ -547,6 +597,11 @@ class CosmosGateway:
         if start + size < len(results):
             token = base64.b64encode(str(start + size).encode()).decode()
             headers["x-ms-continuation"] = json.dumps({"token": token, "range": {"min": "", "max": "FF"}})
+        if stored:
+            data = b"".join((b'{"_rid": ', json.dumps(rid).encode(), b', "', key.encode(), b'": [',
+                             b", ".join(self._item_json(d) for d in page), b'], "_count": ',
+                             str(len(page)).encode(), b"}"))
+            return self._ok(data, activity, headers=headers)
         return self._ok({"_rid": rid, key: page, "_count": len(page)}, activity, headers=headers)
 
     # -- items: one item ----------------------------------------------------------------------------------
@@ -554,7 +609,7 @@ class CosmosGateway:
         header = request.headers.get("x-ms-documentdb-partitionkey")
         if header is None:
             raise error(400, "PartitionKey value must be supplied for this operation.")
-        return _pk_key(_parse_pk_header(header, container)), item_id
+        return _header_pk_key(header, container), item_id
 
     def _system(self, container, item: dict, item_rid: str | None = None) -> dict:
         doc = container["properties"]["resource"]
@@ -585,8 +640,7 @@ class CosmosGateway:
         header = request.headers.get("x-ms-documentdb-partitionkey")
         if header is None:
             raise error(400, "PartitionKey value must be supplied for this operation.")
-        given = _parse_pk_header(header, container)
-        if _pk_key(given) != _pk_key(extracted):
+        if _header_pk_key(header, container) != _pk_key(extracted):
             raise error(400, "PartitionKey extracted from document doesn't match the one specified in the header. "
                              "Learn more: https://aka.ms/CosmosDB/sql/errors/wrong-pk-value", 1001)
         store = self._store(container)
@@ -621,10 +675,11 @@ class CosmosGateway:
             lsn = self._lsn.get(container["id"].lower(), 0)
             # the range id matters: azure-cosmos drops its whole routing-map cache when a response names a
             # partition key range it does not know (or none)
-            return self._ok(existing, activity, headers={"x-ms-session-token": f"0:-1#{lsn}", "lsn": str(lsn),
-                                                        "x-ms-alt-content-path": _alt_path(container),
-                                                        "x-ms-content-path": container["properties"]["resource"]["_rid"],
-                                                        "x-ms-documentdb-partitionkeyrangeid": PK_RANGE["id"]})
+            return self._ok(self._item_json(existing), activity, headers={
+                "etag": existing["_etag"], "x-ms-session-token": f"0:-1#{lsn}", "lsn": str(lsn),
+                "x-ms-alt-content-path": _alt_path(container),
+                "x-ms-content-path": container["properties"]["resource"]["_rid"],
+                "x-ms-documentdb-partitionkeyrangeid": PK_RANGE["id"]})
         _check_if_match(request, existing)
         if method == "DELETE":
             del store[key]
@@ -721,13 +776,12 @@ def _json_object(raw: bytes) -> dict:
     return body
 
 
-def _parse_pk_header(header: str, container: dict) -> list:
+def _parse_pk_value(header: str, paths: int) -> list:
     try:
         value = json.loads(header)
     except ValueError:
         value = None
-    paths = container["properties"]["resource"]["partitionKey"]["paths"]
-    if not isinstance(value, list) or len(value) != len(paths):
+    if not isinstance(value, list) or len(value) != paths:
         raise error(400, f"Partition key provided either doesn't correspond to definition in the collection or "
                          f"doesn't match partition key field values specified in the document: {header[:100]}", 1001)
     return value
@@ -735,6 +789,23 @@ def _parse_pk_header(header: str, container: dict) -> list:
 
 def _pk_key(values: list) -> str:
     return json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+
+def _header_pk_key(header: str, container: dict) -> str:
+    """The store key of the partition key an ``x-ms-documentdb-partitionkey`` header names."""
+    return _pk_key_of(header, len(container["properties"]["resource"]["partitionKey"]["paths"]))
+
+
+@functools.lru_cache(maxsize=4096)  # a client names the same partition keys again and again
+def _pk_key_of(header: str, paths: int) -> str:
+    return _pk_key(_parse_pk_value(header, paths))
+
+
+def _activity_id() -> str:
+    """A random (version 4) GUID, as Cosmos's ``x-ms-activity-id`` is; cheaper than ``str(uuid4())``,
+    which builds a UUID object on every request."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def _page_size(header: str | None) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -173,7 +174,14 @@ def _same_kind(a, b) -> bool:
     return ra == rb and ra != 0
 
 
+_SCALARS = (str, int, float, bool)  # one type on both sides: the same kind, and Python compares them as Cosmos
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def _equal(a, b):
+    t = type(a)
+    if t is type(b) and t in _SCALARS:
+        return a == b
     if not _same_kind(a, b):
         return UNDEFINED
     return a == b
@@ -187,7 +195,7 @@ def _compare(op: str, a, b):
         return eq if op == "=" else not eq
     if not _same_kind(a, b) or _type_rank(a) not in (2, 3, 4):
         return UNDEFINED
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    return _ORDER[op](a, b)
 
 
 def _num(v) -> bool:
@@ -557,6 +565,8 @@ class _Compiler:
 
     def _compare(self, node, ch):
         a, op, b = self.expr(ch[0]), str(ch[1]), self.expr(ch[2])
+        if op == "=":
+            return lambda env: _equal(a(env), b(env))
         return lambda env: _compare(op, a(env), b(env))
 
     def _in_(self, node, ch):
