@@ -3,9 +3,9 @@ SDK (azure-cosmos, async) and a master key, and with an Entra token, side by sid
 ``@vercel/cosmosdb-server`` (pinned in ``infra/package.json``) on the same machine and client.
 
 The emulator runs in this process (a thread with its own event loop); cosmosdb-server listens on
-loopback with the emulator's certificate (``bench/cosmosdb_server.js``). The load comes from a
-separate client process: the same azure-cosmos code, ``-c`` requests in flight, against each server
-in turn. Both servers are reached the same way: the account's own name
+loopback with the emulator's certificate (``bench/cosmosdb_server.js``). The load comes from one
+separate client process holding a client for every target: the same azure-cosmos code, ``-c``
+requests in flight. Both servers are reached the same way: the account's own name
 (``https://<account>.documents.azure.com``), resolved by the load client's aiohttp session to the
 server's loopback TLS port (for the emulator, :meth:`Emulator.open_tls_port`). Addressing
 cosmosdb-server as ``https://127.0.0.1:<port>`` would make the SDK treat it as a local emulator and
@@ -13,20 +13,22 @@ take other code paths, and reaching only the emulator through an HTTP proxy woul
 per-request proxy work to one side only; the rates through the proxy, as clients reach the
 emulator, are printed too.
 
-On a 2-core machine the SDK client, not the server, sets the rate (it takes a whole core), so the
-client's own work per request decides the figure. Under the SDK's default Session consistency the
-SDK keeps session tokens from every answer that carries one and, for each point read, hashes the
-partition key to pick the token to send back; Cosmos DB (and the emulator) send session tokens,
-cosmosdb-server sends none, so that work happens against one side only. The bench therefore runs
-each server twice: with the SDK's default, and with ``consistency_level="Eventual"``, where the
-client does the same work against both. It also prints each server's own CPU time per request
-(the emulator's includes its proxy when used), which does not depend on the client, and the
-client's.
+The run is made of paired rounds: each round runs one batch of requests against every target, in
+alternating order, so a change of load on the machine (a shared 2-core virtual machine varies by a
+third from one minute to the next) weighs on every target alike. Each rate is all the rounds'
+requests over their time, with the lowest and highest round beside it; each ratio is the median
+of the ratios within a round, with the lowest and highest.
 
-The servers run on the first CPU and the client on the others. Rounds alternate the servers; each
-figure is the median over the rounds with the lowest and highest beside it, and each ratio the
-median of the ratios within a round: on a shared 2-core virtual machine the same run varies by a
-third from one round to the next, so a single best round says little. Asserts nothing.
+On a 2-core machine the SDK client, not the server, sets the rate (it takes a whole core; "busy"
+prints the share), so the client's own work per request decides the figure. Under the SDK's
+default Session consistency the SDK keeps session tokens from every answer that carries one and,
+for each read, hashes the partition key to pick the token to send back; Cosmos DB (and the
+emulator) send session tokens, cosmosdb-server sends none, so that work happens against one side
+only. Every server is therefore loaded twice: with the SDK's default, and with
+``consistency_level="Eventual"``, where the client does the same work against both. Each
+server's own CPU time per request, which does not depend on the client and says how much load it
+could take, is printed beside the client's (the emulator's includes its proxy when used). The
+servers run on the first CPU and the client on the others. Asserts nothing.
 """
 from __future__ import annotations
 
@@ -36,7 +38,6 @@ import base64
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -92,60 +93,77 @@ def _by_name_transport(port: int):
                             session_owner=True)
 
 
+def _server_cpu(pid: int) -> float:
+    return cpu_seconds(pid) if pid else 0.0
+
+
 async def _load(spec: dict) -> dict:
+    """Every target in one client process, in paired rounds: each round runs one batch against each
+    target (in alternating order), so whatever else the machine does weighs on all of them alike."""
+    from azure.cosmos import PartitionKey
     from azure.cosmos.aio import CosmosClient
-    cred = _StaticToken(spec["token"]) if spec.get("token") else spec["key"]
-    options = {}
-    if spec.get("consistency"):
-        options["consistency_level"] = spec["consistency"]
-    if spec.get("port"):  # by name, straight to that loopback port; otherwise as the environment says (proxy)
-        options["transport"] = _by_name_transport(spec["port"])
-    requests = 0
-    async with CosmosClient(spec["endpoint"], cred, **options) as client:
-        if spec.get("populate"):
+    clients, containers = [], {}
+    for t in spec["targets"]:
+        options = {"consistency_level": t["consistency"]} if t["consistency"] != "Session" else {}
+        if t.get("port"):  # by name, straight to that loopback port; otherwise as the environment says (proxy)
+            options["transport"] = _by_name_transport(t["port"])
+        client = CosmosClient(spec["endpoint"], _StaticToken(t["token"]) if t.get("token") else t["key"],
+                              **options)
+        await client.__aenter__()
+        clients.append(client)
+        if t.get("populate"):
             db = await client.create_database_if_not_exists("bench")
-            from azure.cosmos import PartitionKey
-            await db.create_container_if_not_exists("items", PartitionKey("/pk"))
-        c = client.get_database_client("bench").get_container_client("items")
-        if spec.get("populate"):
-            requests += ITEMS + 2
+            c = await db.create_container_if_not_exists("items", PartitionKey("/pk"))
             for i in range(ITEMS):
                 await c.upsert_item({"id": f"item{i}", "pk": f"p{i % 10}", "n": i, "text": "x" * 200})
-        rng = random.Random(7)
+        containers[t["label"]] = client.get_database_client("bench").get_container_client("items")
+    rng = random.Random(7)
 
-        async def point():
-            i = rng.randrange(ITEMS)
-            return await c.read_item(f"item{i}", partition_key=f"p{i % 10}")
+    async def point(c):
+        i = rng.randrange(ITEMS)
+        return await c.read_item(f"item{i}", partition_key=f"p{i % 10}")
 
-        async def query():
-            i = rng.randrange(ITEMS)
-            # the filter names the partition key too: cosmosdb-server ignores the partition key header
-            return [r async for r in c.query_items("SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
-                                                   partition_key=f"p{i % 10}",
-                                                   parameters=[{"name": "@pk", "value": f"p{i % 10}"},
-                                                               {"name": "@id", "value": f"item{i}"}])]
-        out = {}
-        for label, op in (("point", point), ("query", query)):
-            lat: list[float] = []
+    async def query(c):
+        i = rng.randrange(ITEMS)
+        # the filter names the partition key too: cosmosdb-server ignores the partition key header
+        return [r async for r in c.query_items("SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
+                                               partition_key=f"p{i % 10}",
+                                               parameters=[{"name": "@pk", "value": f"p{i % 10}"},
+                                                           {"name": "@id", "value": f"item{i}"}])]
 
-            async def worker(n):
-                nonlocal requests
-                requests += n
-                for _ in range(n):
-                    t = time.perf_counter()
-                    await op()
+    async def batch(op, c, n: int, lat: list | None) -> None:
+        async def worker(k):
+            for _ in range(k):
+                t = time.perf_counter()
+                await op(c)
+                if lat is not None:
                     lat.append(time.perf_counter() - t)
-            await asyncio.gather(*(worker(10) for _ in range(spec["concurrency"])))  # warm-up
-            lat.clear()
-            per = spec["requests"] // spec["concurrency"]
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker(per) for _ in range(spec["concurrency"])))
-            wall = time.perf_counter() - t0
-            lat.sort()
-            out[label] = {"rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2] * 1000,
-                          "p99_ms": lat[int(len(lat) * .99)] * 1000}
-        out["requests"] = requests  # with the warm-up: what the server's CPU time is divided by
-        return out
+        await asyncio.gather(*(worker(n // spec["concurrency"]) for _ in range(spec["concurrency"])))
+
+    per = max(spec["requests"] // spec["rounds"] // spec["concurrency"], 1) * spec["concurrency"]
+    out: dict = {}
+    try:
+        for kind, op in (("point", point), ("query", query)):
+            for t in spec["targets"]:
+                await batch(op, containers[t["label"]], 10 * spec["concurrency"], None)  # warm-up
+            rows = {t["label"]: [] for t in spec["targets"]}
+            for r in range(spec["rounds"]):
+                for t in (spec["targets"] if r % 2 == 0 else spec["targets"][::-1]):
+                    lat: list[float] = []
+                    s0, c0, t0 = _server_cpu(t["pid"]), time.process_time(), time.perf_counter()
+                    await batch(op, containers[t["label"]], per, lat)
+                    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    lat.sort()
+                    rows[t["label"]].append({
+                        "rate": per / wall, "busy": cpu / wall, "client_ms": cpu * 1000 / per,
+                        "server_ms": (_server_cpu(t["pid"]) - s0) * 1000 / per,
+                        "p50_ms": lat[len(lat) // 2] * 1000, "p99_ms": lat[int(len(lat) * .99)] * 1000})
+            out[kind] = rows
+    finally:
+        for client in clients:
+            await client.__aexit__(None, None, None)
+    out["per_batch"] = per
+    return out
 
 
 def client_main(spec_json: str) -> int:
@@ -218,27 +236,11 @@ def _median(values) -> float:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def run_client(spec: dict, env: dict, server_pid: int) -> dict:
-    """One load run; adds the server's and the client's CPU milliseconds per request."""
-    before, children = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True, text=True,
-                         timeout=900, env=env, preexec_fn=_on_cpus(CLIENT_CPUS))
-    used = cpu_seconds(server_pid) - before
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    got["cpu_ms"] = used * 1000 / got["requests"]
-    got["client_ms"] = client * 1000 / got["requests"]
-    return got
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", "--requests", type=int, default=5000)
-    ap.add_argument("-c", "--concurrency", type=int, default=16)
-    ap.add_argument("-r", "--rounds", type=int, default=5)
+    ap.add_argument("-n", "--requests", type=int, default=5000, help="requests per target and kind (default 5000)")
+    ap.add_argument("-c", "--concurrency", type=int, default=16, help="requests in flight (default 16)")
+    ap.add_argument("-r", "--rounds", type=int, default=10, help="paired rounds (default 10)")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
@@ -250,6 +252,10 @@ def main() -> int:
         return _compare(a, emu)
 
 
+KEY, TOKEN, REF, PROXY = ("emulator, master key", "emulator, Entra token", "cosmosdb-server (no auth)",
+                          "emulator via proxy, master key")
+
+
 def _compare(a, emu) -> int:
     env = emu.operator_env()
     s = operator_session(emu)
@@ -258,65 +264,70 @@ def _compare(a, emu) -> int:
         acct = setup_account(emu, s)
         emu_port = in_emulator(emu, emu.open_tls_port())
         ref, ref_port = start_reference(emu)
-        base = {"requests": a.requests, "concurrency": a.concurrency, "endpoint": acct["endpoint"]}
-        proxied = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AZURE_", "HTTP", "NO_PROXY"))}
-        proxied.update({k: env[k] for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY",
-                                            "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")})
-        direct = {k: v for k, v in proxied.items() if "proxy" not in k.lower()}
+        # the client's environment names the emulator's proxy, which only the proxied target uses (the
+        # others have their own aiohttp session, which reads no proxy from the environment)
+        client_env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AZURE_", "HTTP", "NO_PROXY"))}
+        client_env.update({k: env[k] for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY",
+                                               "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")})
         fake_key = base64.b64encode(os.urandom(64)).decode()  # cosmosdb-server checks no key
-        me = os.getpid()
-        runs = {}  # label -> (spec, environment, server pid)
+        me = os.getpid()  # the emulator's thread is in this process, which otherwise waits for the client
+        targets = []
         for consistency in ("Session", "Eventual"):
-            c = {} if consistency == "Session" else {"consistency": consistency}
-            runs[("emulator, master key", consistency)] = (
-                {**base, **c, "port": emu_port, "key": acct["key"], "populate": consistency == "Session"}, direct, me)
-            runs[("emulator, Entra token", consistency)] = (
-                {**base, **c, "port": emu_port, "token": acct["token"]}, direct, me)
-            runs[("cosmosdb-server (no auth)", consistency)] = (
-                {**base, **c, "port": ref_port, "key": fake_key, "populate": consistency == "Session"}, direct,
-                ref.pid)
-        runs[("emulator via proxy, master key", "Session")] = ({**base, "key": acct["key"]}, proxied, me)
-        # Rounds alternate the servers, so a change of load on the machine weighs on all of them; every
-        # figure is the median over the rounds (with the lowest and highest), and each ratio the median
-        # of the ratios within a round.
-        rounds: dict = {label: [] for label in runs}
-        for r in range(a.rounds):
-            for label, (spec, e, pid) in runs.items():
-                rounds[label].append(run_client({**spec, "populate": spec.get("populate") and r == 0}, e, pid))
-        print(f"azure-cosmos (async), {a.requests} requests per figure, {a.concurrency} in flight, {ITEMS} items "
-              f"of ~250 B, median (lowest-highest) of {a.rounds} alternating rounds; each server reached by the "
-              f"account's name on its own loopback TLS port unless 'via proxy'; consistency is what the client "
-              f"asks for (Session is the SDK's default); CPU is per request, both kinds, of the server and of the "
-              f"load client")
-        for (label, consistency), got in rounds.items():
-            for kind, title in (("point", "point read"), ("query", "query by id")):
-                rates = sorted(g[kind]["rate"] for g in got)
-                print(f"  {label:31s} {consistency:8s} {title:11s} {_median(rates):6.0f} req/s ({rates[0]:4.0f}-"
-                      f"{rates[-1]:4.0f})   p50 {_median([g[kind]['p50_ms'] for g in got]):5.1f} ms   p99 "
-                      f"{_median([g[kind]['p99_ms'] for g in got]):5.1f} ms   CPU server "
-                      f"{_median([g['cpu_ms'] for g in got]):.3f} client {_median([g['client_ms'] for g in got]):.3f}"
-                      f" ms")
-
-        def ratio(a_label, b_label, value) -> str:
-            each = sorted(value(x) / value(y) for x, y in zip(rounds[a_label], rounds[b_label]))
-            return f"{_median(each):.2f} ({each[0]:.2f}-{each[-1]:.2f})"
-        for consistency in ("Session", "Eventual"):
-            key, tok, ref_r = ((k, consistency) for k in
-                               ("emulator, master key", "emulator, Entra token", "cosmosdb-server (no auth)"))
-            for kind in ("point", "query"):
-                print(f"  {consistency:8s} {kind:5s}: emulator (key) / cosmosdb-server "
-                      f"{ratio(key, ref_r, lambda g: g[kind]['rate'])}   token / key "
-                      f"{ratio(tok, key, lambda g: g[kind]['rate'])}")
-            print(f"  {consistency:8s} server CPU per request: cosmosdb-server / emulator (key) "
-                  f"{ratio(ref_r, key, lambda g: g['cpu_ms'])}")
-        via, key = ("emulator via proxy, master key", "Session"), ("emulator, master key", "Session")
-        print(f"  through the proxy / by name: point reads {ratio(via, key, lambda g: g['point']['rate'])}, "
-              f"server CPU per request {ratio(via, key, lambda g: g['cpu_ms'])}, client CPU per request "
-              f"{ratio(via, key, lambda g: g['client_ms'])}")
+            first = consistency == "Session"
+            targets += [
+                {"label": KEY, "consistency": consistency, "port": emu_port, "key": acct["key"], "pid": me,
+                 "populate": first},
+                {"label": TOKEN, "consistency": consistency, "port": emu_port, "token": acct["token"], "pid": me},
+                {"label": REF, "consistency": consistency, "port": ref_port, "key": fake_key, "pid": ref.pid,
+                 "populate": first}]
+        targets.append({"label": PROXY, "consistency": "Session", "key": acct["key"], "pid": me})
+        for t in targets:
+            t["label"] = f"{t['label']}|{t['consistency']}"
+        spec = {"requests": a.requests, "rounds": a.rounds, "concurrency": a.concurrency,
+                "endpoint": acct["endpoint"], "targets": targets}
+        out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
+                             text=True, timeout=3600, env=client_env, preexec_fn=_on_cpus(CLIENT_CPUS))
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-3000:])
+        got = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         if ref is not None:
             ref.kill()
+    _report(a, got)
     return 0
+
+
+def _report(a, got: dict) -> None:
+    print(f"azure-cosmos (async), one load client for every target, {a.rounds} paired rounds of "
+          f"{got['per_batch']} requests per target and kind ({a.concurrency} in flight; each round runs one "
+          f"batch against each target, in alternating order), {ITEMS} items of ~250 B; each server reached by "
+          f"the account's name on its own loopback TLS port unless 'via proxy'; consistency is what the client "
+          f"asks for (Session is the SDK's default). Rates: all the round's requests over their time, then the "
+          f"lowest and highest round; CPU per request of the server and of the load client; busy: the client's "
+          f"CPU over wall time (1.00: the client, not the server, sets the rate)")
+    for kind, title in (("point", "point read"), ("query", "query by id")):
+        for label, rows in got[kind].items():
+            name, consistency = label.split("|")
+            rates = sorted(r["rate"] for r in rows)
+            print(f"  {name:31s} {consistency:8s} {title:11s} {_median(rates):6.0f} req/s ({rates[0]:4.0f}-"
+                  f"{rates[-1]:4.0f})   p50 {_median([r['p50_ms'] for r in rows]):5.1f} ms   p99 "
+                  f"{_median([r['p99_ms'] for r in rows]):5.1f} ms   CPU server "
+                  f"{_median([r['server_ms'] for r in rows]):.3f} client {_median([r['client_ms'] for r in rows]):.3f}"
+                  f" ms   busy {_median([r['busy'] for r in rows]):.2f}")
+
+    def ratio(kind, a_label, b_label, field="rate") -> str:
+        each = sorted(x[field] / y[field] for x, y in zip(got[kind][a_label], got[kind][b_label]) if y[field])
+        return f"{_median(each):.2f} ({each[0]:.2f}-{each[-1]:.2f})" if each else "-"
+    print("ratios: the median of the rounds' paired ratios (lowest-highest)")
+    for consistency in ("Session", "Eventual"):
+        key, tok, ref = (f"{x}|{consistency}" for x in (KEY, TOKEN, REF))
+        for kind in ("point", "query"):
+            print(f"  {consistency:8s} {kind:5s}: emulator (key) / cosmosdb-server {ratio(kind, key, ref)}   "
+                  f"token / key {ratio(kind, tok, key)}   server CPU per request, cosmosdb-server / emulator "
+                  f"(key) {ratio(kind, ref, key, 'server_ms')}")
+    via, key = f"{PROXY}|Session", f"{KEY}|Session"
+    print(f"  through the proxy / by name, point reads: rate {ratio('point', via, key)}, server CPU per request "
+          f"{ratio('point', via, key, 'server_ms')}, client CPU per request {ratio('point', via, key, 'client_ms')}")
 
 
 if __name__ == "__main__":
