@@ -38,7 +38,7 @@ class Target:
 
 # The pure functions below are memoised (bounded): a client sends the same few paths and, within a
 # second, the same signed headers again and again, and an AAD header carries a whole token to decode.
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=1024)
 def target_of(path: str) -> Target:
     segs = tuple(unquote(s) for s in path.strip("/").split("/") if s != "")
     if not segs:
@@ -57,7 +57,7 @@ def _key_bytes(key: str) -> bytes:
     return base64.b64decode(key)
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=1024)
 def _digest(key: str, verb: str, resource_type: str, link: str, date: str) -> bytes:
     text = string_to_sign(verb, resource_type, link, date).encode()
     return hmac.new(_key_bytes(key), text, hashlib.sha256).digest()
@@ -86,7 +86,7 @@ class MalformedAuthorization(ValueError):
     pass
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=1024)
 def parse_authorization(header: str) -> Credential:
     """The parts of an ``Authorization`` header; raises :class:`MalformedAuthorization`."""
     text = unquote(header.strip())

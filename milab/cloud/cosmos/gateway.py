@@ -796,7 +796,7 @@ def _header_pk_key(header: str, container: dict) -> str:
     return _pk_key_of(header, len(container["properties"]["resource"]["partitionKey"]["paths"]))
 
 
-@functools.lru_cache(maxsize=4096)  # a client names the same partition keys again and again
+@functools.lru_cache(maxsize=1024)  # a client names the same partition keys again and again
 def _pk_key_of(header: str, paths: int) -> str:
     return _pk_key(_parse_pk_value(header, paths))
 
