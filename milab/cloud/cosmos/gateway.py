@@ -149,7 +149,7 @@ class CosmosGateway:
 
     def __init__(self, emu: "Emulator"):
         self.emu = emu
-        # items by container resource id (lower case): {(partition key JSON, id): item}
+        # items by container resource id (lower case)
         self.items: dict[str, Items] = {}
         self._lsn: dict[str, int] = {}
         self._accounts: dict[str, str] = {}  # account name -> lower-case resource id

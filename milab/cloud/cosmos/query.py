@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
