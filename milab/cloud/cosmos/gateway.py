@@ -674,7 +674,10 @@ class CosmosGateway:
                 return self._ok(None, activity, 304, {"etag": existing["_etag"]})
             lsn = self._lsn.get(container["id"].lower(), 0)
             # the range id matters: azure-cosmos drops its whole routing-map cache when a response names a
-            # partition key range it does not know (or none)
+            # partition key range it does not know (or none). Cosmos answers a read with the session token
+            # and the alternate content path too (a recorded point read in the public
+            # azure-cosmosdb-hackathon README carries x-ms-session-token and x-ms-alt-content-path), so
+            # a Session client keeps and sends tokens for reads as well
             return self._ok(self._item_json(existing), activity, headers={
                 "etag": existing["_etag"], "x-ms-session-token": f"0:-1#{lsn}", "lsn": str(lsn),
                 "x-ms-alt-content-path": _alt_path(container),
