@@ -93,21 +93,6 @@ def _by_name_transport(port: int):
                             session_owner=True)
 
 
-def _server_cpu(pid: int) -> float:
-    """CPU seconds of every thread of ``pid``, to the nanosecond where Linux keeps schedstat (a batch
-    takes a tenth of a second of server CPU: the 10 ms ticks of /proc/<pid>/stat are too coarse)."""
-    if not pid:
-        return 0.0
-    try:
-        total = 0
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[0])
-        return total / 1e9
-    except (OSError, ValueError, IndexError):
-        return cpu_seconds(pid)
-
-
 async def _load(spec: dict) -> dict:
     """Every target in one client process, in paired rounds: each round runs one batch against each
     target (in alternating order), so whatever else the machine does weighs on all of them alike."""
@@ -161,13 +146,13 @@ async def _load(spec: dict) -> dict:
             for r in range(spec["rounds"]):
                 for t in (spec["targets"] if r % 2 == 0 else spec["targets"][::-1]):
                     lat: list[float] = []
-                    s0, c0, t0 = _server_cpu(t["pid"]), time.process_time(), time.perf_counter()
+                    s0, c0, t0 = cpu_seconds(t["pid"]), time.process_time(), time.perf_counter()
                     await batch(op, containers[t["label"]], per, lat)
                     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                     lat.sort()
                     rows[t["label"]].append({
                         "rate": per / wall, "busy": cpu / wall, "client_ms": cpu * 1000 / per,
-                        "server_ms": (_server_cpu(t["pid"]) - s0) * 1000 / per,
+                        "server_ms": (cpu_seconds(t["pid"]) - s0) * 1000 / per,
                         "p50_ms": lat[len(lat) // 2] * 1000, "p99_ms": lat[int(len(lat) * .99)] * 1000})
             out[kind] = rows
     finally:
@@ -337,11 +322,11 @@ def _report(a, got: dict) -> None:
                   f"token / key {ratio(kind, tok, key)}   server CPU per request, cosmosdb-server / emulator "
                   f"(key) {ratio(kind, ref, key, 'server_ms')}")
     extra = []
-    for name in (KEY, REF):
+    for name, short in ((KEY, "emulator"), (REF, "cosmosdb-server")):
         for kind in ("point", "query"):
             session, eventual = (_median([r["client_ms"] for r in got[kind][f"{name}|{c}"]]) for c in
                                  ("Session", "Eventual"))
-            extra.append(f"{name.split(',')[0].split(' (')[0]} {kind} {session - eventual:+.3f}")
+            extra.append(f"{short} {kind} {session - eventual:+.3f}")
     print(f"  the client's CPU per request under Session less under Eventual (its session-token work): "
           f"{', '.join(extra)} ms")
     via, key = f"{PROXY}|Session", f"{KEY}|Session"

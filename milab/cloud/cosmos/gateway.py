@@ -551,7 +551,7 @@ class CosmosGateway:
         store = self._store(container)
         pk = request.headers.get("x-ms-documentdb-partitionkey")
         if pk is None:
-            return list(store.items())
+            return store.items()
         return store.partition(_header_pk_key(pk, container))
 
     def run_query(self, request, container, raw, activity):
