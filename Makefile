@@ -38,8 +38,8 @@ $(SYSTEM_STAMP): Makefile
 	@mkdir -p $(VENV) && touch $@
 
 # Azurite (the blob engine behind the storage gateway), @vercel/cosmosdb-server (bench/cosmos.py's
-# reference) and the Node 22 Azurite needs (npm's "node" package; Debian 12 ships Node 18), pinned by
-# infra/package-lock.json.
+# reference), the Node SDKs guests run (@azure/cosmos, @azure/identity) and the Node 22 they need
+# (npm's "node" package; Debian 12 ships Node 18), pinned by infra/package-lock.json.
 $(NPM_STAMP): infra/package.json infra/package-lock.json
 	npm ci --prefix infra --no-audit --no-fund --loglevel=error
 	touch $@

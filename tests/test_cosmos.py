@@ -278,6 +278,7 @@ def test_queries_with_the_sdk_and_the_query_plan_exchange(acct, http):
     plan = signed(http, acct, "POST", "dbs/db/colls/items/docs", body=body,
                   headers={**hdr, "x-ms-cosmos-is-query-plan-request": "True"}).json()
     assert plan["queryInfo"]["orderBy"] == ["Ascending"] and "orderByItems" in plan["queryInfo"]["rewrittenQuery"]
+    assert json.loads(refused.json()["additionalErrorInfo"]) == plan  # the refusal carries the plan, as a string
     bad = signed(http, acct, "POST", "dbs/db/colls/items/docs", body={"query": "SELEC * FROM c"}, headers=hdr)
     assert bad.status_code == 400 and bad.json()["code"] == "BadRequest" and "SC1001" in bad.json()["message"]
 

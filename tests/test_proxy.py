@@ -104,3 +104,43 @@ def test_instance_metadata_answers_for_the_calling_vm(arm, control, http):
     assert r.status_code == 200, r.text
     compute = r.json()["compute"]
     assert compute["resourceId"] == vm["id"] and compute["osType"] == "Windows" and compute["resourceGroupName"] == rg
+
+
+def test_connections_by_name_count_within_the_proxys_bound():
+    """A guest's connection to an emulated host by name (TLS done by its listener) counts in the
+    proxy's ``active``, as the proxy's own do: beyond ``max_connections`` it is aborted before the
+    server hears of it, and a closed one frees its place."""
+    import asyncio
+
+    from milab.cloud.proxy import Proxy
+
+    class Transport:
+        aborted = False
+
+        def abort(self):
+            self.aborted = True
+
+    async def scenario():
+        made, lost = [], []
+
+        class Server(asyncio.Protocol):
+            def connection_made(self, transport):
+                made.append(transport)
+
+            def connection_lost(self, exc):
+                lost.append(exc)
+
+        proxy = Proxy("tls", "http", max_connections=1, server_protocol=Server)
+        first, second, t1, t2 = proxy.by_name(), proxy.by_name(), Transport(), Transport()
+        first.connection_made(t1)
+        second.connection_made(t2)
+        assert (proxy.active, proxy.refused, made, t1.aborted, t2.aborted) == (1, 1, [t1], False, True)
+        second.connection_lost(None)
+        assert proxy.active == 1 and lost == []
+        first.connection_lost(None)
+        assert proxy.active == 0 and lost == [None] and not proxy._transports
+        third, t3 = proxy.by_name(), Transport()
+        third.connection_made(t3)
+        assert proxy.active == 1 and not t3.aborted and made == [t1, t3]
+
+    asyncio.run(scenario())

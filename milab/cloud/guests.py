@@ -19,7 +19,8 @@ How much a guest is isolated is decided once, when the emulator starts
   ``/tmp`` (its disk, below), and has only loopback: the emulator serves its forward proxy on a socket
   listening inside the namespace, so the proxy is the only thing a guest can reach, besides
   the endpoints services add with :meth:`Guests.add_endpoints` for clients that cannot use a
-  proxy (Azure SQL's ``<server>.database.windows.net:1433``: a listener on an address of the
+  proxy (Azure SQL's ``<server>.database.windows.net:1433``, every Cosmos DB account's
+  ``<account>.documents.azure.com:443`` for ``@azure/cosmos``: a listener on an address of the
   namespace's loopback, named in the guest's own ``/etc/hosts``).
 * ``none`` (the fallback where namespaces are unavailable, e.g. not root): guests run as
   the emulator's own user on the host's network and file system, as before. The emulator
@@ -91,6 +92,12 @@ def _guest_base_environ() -> dict[str, str]:
     return env
 
 
+# The Node.js infra/package.json pins (npm's "node" package) and the packages beside it: what a guest's
+# ``node`` program runs with (``NODE_PATH``), as the page runner's JavaScript steps do.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "infra" / "node_modules"
+NODE = NODE_MODULES / ".bin" / "node"
+
+
 def default_read_only_paths() -> list[str]:
     """What a guest must see of the host beyond the system directories: the interpreter and its
     standard library, the virtual environment, the milab package (``python -m milab.guest``)."""
@@ -114,11 +121,18 @@ class Isolation:
 class GuestEndpoint:
     """A service a namespaced guest reaches at ``name:port`` without the proxy: the guest's
     ``/etc/hosts`` maps ``name`` to ``address`` (a loopback address of its own namespace), where a
-    listener accepts for ``handler(reader, writer)``."""
+    listener accepts for ``handler(reader, writer)``, or is served by ``serve(listening socket)``
+    (a server of the emulator's own, e.g. its HTTPS for a client that takes no proxy)."""
     name: str
     address: str
     port: int
-    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]] | None = None
+    serve: Callable[[socket.socket], Awaitable[asyncio.AbstractServer]] | None = None
+
+    async def listen(self, sock: socket.socket) -> asyncio.AbstractServer:
+        if self.serve is not None:
+            return await self.serve(sock)
+        return await asyncio.start_server(self.handler, sock=sock, limit=64 * 1024)
 
 
 class GuestSetupError(RuntimeError):
@@ -138,6 +152,8 @@ class Guests:
         from milab.pages import az as _az  # the pinned Azure CLI a page's in-VM steps run (``az login --identity``)
         if (_az.venv() / "bin").is_dir():
             self.expose(_az.venv())
+        if NODE.exists():  # the pinned Node.js and its Azure SDKs (``@azure/cosmos``, ``@azure/identity``)
+            self.expose(NODE_MODULES)
         self.root_dir = self.emu.run_dir / "guest-root"  # mount point of each guest's root (own namespace)
         self.disks_dir = self.emu.run_dir / "guest-disks"  # the hosts' disks (see the module's docstring)
         self._disks: dict[str, str] = {}  # disk key -> host resource id (lower case)
@@ -193,7 +209,8 @@ class Guests:
                 self.isolation = Isolation("namespaces", f"uid {GUEST_UID}, no capabilities, no_new_privs, {seccomp}; "
                                                          f"private mount, network, PID, IPC, UTS and cgroup "
                                                          f"namespaces; guests see no emulator state and reach only "
-                                                         f"the proxy")
+                                                         f"the emulator (its proxy, and the emulated hosts that "
+                                                         f"clients reach by name)")
             elif requested == "namespaces":
                 raise GuestSetupError(f"--guest-isolation namespaces: guest namespaces are unavailable: {reason}")
             else:
@@ -317,8 +334,9 @@ class Guests:
                     os.close(fd)
                 raise GuestSetupError(text or "the guest launcher ended before the guest started")
             socks = [socket.socket(fileno=fd) for fd in fds]
-            for handler, sock in zip([self.emu.proxy.handle, *(e.handler for e in endpoints)], socks):
-                servers.append(await asyncio.start_server(handler, sock=sock, limit=64 * 1024))
+            servers.append(await asyncio.start_server(self.emu.proxy.handle, sock=socks[0], limit=64 * 1024))
+            for endpoint, sock in zip(endpoints, socks[1:]):
+                servers.append(await endpoint.listen(sock))
             try:
                 kind, text, _ = await asyncio.wait_for(_frame(ctl), timeout)
             except asyncio.TimeoutError:

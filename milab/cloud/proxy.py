@@ -217,6 +217,37 @@ class _Watched(asyncio.Protocol):
                 self.ended.set_result(None)
 
 
+class _Counted(_Watched):
+    """A connection made straight to the emulator's HTTPS by name (a guest's endpoint, TLS done by
+    the listener), within the proxy's bound: counted in ``active`` and closed by ``close`` like the
+    proxy's own; one beyond ``max_connections`` is closed at once."""
+
+    def __init__(self, proxy: "Proxy", inner: asyncio.Protocol):
+        super().__init__(inner)
+        self.proxy = proxy
+        self._transport = None
+
+    def connection_made(self, transport):
+        proxy = self.proxy
+        if proxy.active >= proxy.max_connections:
+            proxy.refused += 1
+            transport.abort()
+            return
+        proxy.active += 1
+        self._transport = transport
+        proxy._transports.add(transport)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        try:
+            super().connection_lost(exc)
+        finally:
+            if self._transport is not None:
+                self.proxy.active -= 1
+                self.proxy._transports.discard(self._transport)
+                self._transport = None
+
+
 class Proxy:
     def __init__(self, tls_address: Address, http_address: Address, *, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS, tls_context=None, server_protocol=None):
@@ -237,6 +268,11 @@ class Proxy:
         # ``accepts(host)`` and ``async tunnel(host, reader, writer, proxy_authorization)`` (Azure SQL's
         # TDS on 1433).
         self.raw_tunnels: dict[int, object] = {}
+
+    def by_name(self) -> asyncio.Protocol:
+        """The protocol of a connection to an emulated HTTPS host that came straight to its name
+        (see :class:`_Counted`): the emulator's server, as a tunnel gets it after its ``200``."""
+        return _Counted(self, self.server_protocol())
 
     def client_address(self, listener_peer) -> str | None:
         """The address of the client a listener's connection (known by its peer name) is relayed for."""

@@ -254,6 +254,14 @@ class Emulator:
         await web.SockSite(self._runner, sock, ssl_context=self._tls).start()
         return sock.getsockname()[1]
 
+    async def serve_https_on(self, sock: socket.socket) -> asyncio.AbstractServer:
+        """The emulator's HTTPS, as the proxy's tunnels serve it, on a listening socket handed over
+        from a guest's namespace: the endpoint of an emulated host name for a client that takes no
+        proxy (the Node.js Cosmos DB SDK connects to the account's host itself). Its connections
+        count within the proxy's bound and close with it."""
+        return await asyncio.get_running_loop().create_server(
+            self.proxy.by_name, sock=sock, ssl=self._tls, ssl_handshake_timeout=self.proxy.idle_timeout)
+
     async def _listen(self, idle: float) -> tuple[str, str]:
         tls_path, http_path = str(self._socket_dir / "tls.sock"), str(self._socket_dir / "http.sock")
         await _UnixListener(self._runner, tls_path, self._tls, idle).start()

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import redact
+from ..cloud.guests import NODE, NODE_MODULES
 from . import az as azmod
 from .bind import Binder
 from .classify import classify, client_side, modelled, service_of_command, value_dependent
@@ -288,7 +289,8 @@ class Runner:
         path = places[OPERATOR] / f"step{step.index}.js"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code)
-        check = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=60)
+        node = str(NODE) if NODE.exists() else "node"  # the Node 22 infra/ pins, which @azure/cosmos needs
+        check = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, timeout=60)
         if check.returncode != 0:
             sr.status, sr.exit_code, sr.stderr = "failed", check.returncode, check.stderr
             sr.classification, sr.reason = PAGE_DEFECT, "the JavaScript does not parse: " + _first_error(check.stderr)
@@ -302,7 +304,7 @@ class Runner:
             sr.reason = (f"a snippet: it uses {', '.join(sorted(names))} without importing them (no program to run; "
                          f"it parses)")
             return
-        self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(azmod.REPO / 'infra' / 'node_modules'))} node "
+        self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} {shlex.quote(node)} "
                                            f"{shlex.quote(str(path))}", world, places, sr)
 
     def _template(self, proc: Procedure, step: Step, code: str, world: World, places: dict, sr: StepResult) -> None:

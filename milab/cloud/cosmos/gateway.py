@@ -1,7 +1,9 @@
 """The Cosmos DB for NoSQL data plane at ``https://<account>.documents.azure.com``.
 
 Served by the emulator itself (registered in ``emu.data_planes`` by host suffix), so that
-azure-cosmos (sync and async), ``@azure/cosmos`` and the pages' REST calls run unchanged:
+azure-cosmos (sync and async), ``@azure/cosmos`` and the pages' REST calls run unchanged (a
+namespaced guest also reaches every account's host by name, for ``@azure/cosmos``, which takes no
+proxy: :meth:`CosmosGateway.guest_endpoints`):
 
 * ``GET /``: the account document, whose endpoints name the account's own host (the SDK
   switches to the endpoint it names);
@@ -51,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..guests import GuestEndpoint
 from ..tokens import TokenError
 from . import auth, model, query, rbac
 from .model import ACCOUNT_TYPE, CONTAINER_TYPE, DATABASE_TYPE, INTERNAL, SUFFIX
@@ -76,6 +79,7 @@ class CosmosError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.substatus = status, code, message, substatus
         self.headers = headers or {}
+        self.body: dict = {}  # more members of the error body (after code and message)
 
 
 def _codes(status: int) -> str:
@@ -155,10 +159,19 @@ class CosmosGateway:
         self._accounts: dict[str, str] = {}  # account name -> lower-case resource id
         self._serialized: dict[tuple, tuple[dict, bytes]] = {}  # (_rid, _etag) -> (the item, its JSON)
         emu.data_planes[SUFFIX] = self
+        emu.guests.add_endpoints(self.guest_endpoints)
 
     @property
     def permissive(self) -> bool:
         return bool(getattr(self.emu.config, "permissive_cosmos", False))
+
+    def guest_endpoints(self) -> list[GuestEndpoint]:
+        """Every account's host on port 443 inside a namespaced guest (``127.2.x.y``, by its name in the
+        guest's ``/etc/hosts``), served by the emulator's HTTPS: ``@azure/cosmos`` (Node.js) takes no
+        proxy from the environment and connects to the account's name itself, as it would in a VM."""
+        names = sorted(r["name"].lower() for r in self.emu.state.resources.values() if r.get("type") == ACCOUNT_TYPE)
+        return [GuestEndpoint(f"{name}{SUFFIX}", f"127.2.{i // 250}.{i % 250 + 1}", 443,
+                              serve=self.emu.serve_https_on) for i, name in enumerate(names)]
 
     # -- the model ---------------------------------------------------------------------------------
     def account_resource(self, name: str) -> dict | None:
@@ -223,7 +236,7 @@ class CosmosGateway:
             return self._error_response(error(400, "Message: " + e.errors_json()), activity)
 
     def _error_response(self, e: CosmosError, activity: str) -> web.Response:
-        body = {"code": e.code, "message": f"{e.message}\r\nActivityId: {activity}, {COMMON}"}
+        body = {"code": e.code, "message": f"{e.message}\r\nActivityId: {activity}, {COMMON}", **e.body}
         headers = {"x-ms-activity-id": activity, "x-ms-request-charge": "0", "x-ms-gatewayversion": "2.0.0"}
         if e.substatus:
             headers["x-ms-substatus"] = str(e.substatus)
@@ -568,11 +581,16 @@ class CosmosGateway:
         if not has_pk and not has_range and q.needs_plan:
             # the gateway does not merge partitions' results itself (ORDER BY, aggregates, TOP ...):
             # the SDK asks for the query plan and runs the rewritten query on each partition key range
-            raise error(400, "The provided cross partition query can not be directly served by the gateway. This is "
-                             "a first chance (internal) exception that all newer clients will know how to handle "
-                             "gracefully. This exception is traced, but unless you see it bubble up as an exception "
-                             "(which only happens on older SDK clients), then you can safely ignore this message.",
-                        1004)
+            e = error(400, "The provided cross partition query can not be directly served by the gateway. This is "
+                           "a first chance (internal) exception that all newer clients will know how to handle "
+                           "gracefully. This exception is traced, but unless you see it bubble up as an exception "
+                           "(which only happens on older SDK clients), then you can safely ignore this message.",
+                      1004)
+            # with the query plan as a JSON string in additionalErrorInfo: @azure/cosmos fetches the plan
+            # only for an error that has one (QueryIterator.needsQueryPlan), and the Java SDK builds its
+            # PartitionedQueryExecutionInfo from that string (CosmosError.getPartitionedQueryExecutionInfo)
+            e.body["additionalErrorInfo"] = json.dumps(query.query_plan(q, params), separators=(",", ":"))
+            raise e
         docs = [d for _, d in self._docs_in_scope(request, container)]
         results = query.execute(q, docs, params)
         rid = container["properties"]["resource"]["_rid"]
@@ -687,11 +705,12 @@ class CosmosGateway:
         if method == "DELETE":
             del store[key]
             return self._ok(None, activity, 204, self._write_headers(container))
-        body = _json_object(raw)
         if method == "PATCH":
-            new = self._patched(existing, body)
+            # ``{"operations": [...], "condition": ...}``, or the bare list of operations @azure/cosmos
+            # sends when given one (its PatchRequestBody is either)
+            new = self._patched(existing, _json_object(raw, lists_as="operations"))
         else:
-            new = body
+            new = _json_object(raw)
             if new.get("id") != item_id:
                 raise error(400, "The id of the item in the request body must be the id in the URL.")
         if _pk_key(model.pk_of_item(container, new)) != key[0]:
@@ -768,11 +787,15 @@ def _is_read(request, target: auth.Target) -> bool:
                                          _flag(request.headers.get("x-ms-cosmos-is-query-plan-request")))
 
 
-def _json_object(raw: bytes) -> dict:
+def _json_object(raw: bytes, lists_as: str | None = None) -> dict:
+    """The JSON object of a request body (a list too, as ``{lists_as: [...]}``, when ``lists_as`` is
+    given), or Cosmos's 400 for an invalid payload."""
     try:
         body = json.loads(raw or b"null")
     except ValueError:
         body = None
+    if lists_as and isinstance(body, list):
+        return {lists_as: body}
     if not isinstance(body, dict):
         raise error(400, 'Message: {"Errors":["The request payload is invalid. Ensure to provide a valid request '
                          'payload."]}')

@@ -1,0 +1,172 @@
+"""Cosmos DB with the Node.js SDK (``@azure/cosmos``, pinned in ``infra/package.json``) inside a VM:
+the SDK takes no proxy from the environment and connects to ``<account>.documents.azure.com:443``
+itself, which a namespaced guest reaches by name (``CosmosGateway.guest_endpoints``). With the
+account key: databases, containers, items (create, upsert, read, replace with ``If-Match``, patch,
+delete), queries with parameters, ``TOP``, ``ORDER BY``, ``VALUE COUNT(1)``, pages of two, a
+cross-partition query through the SDK's query plan; the errors it gets (404, 409, 412, a read-only
+key writing: 401). With ``DefaultAzureCredential`` (``@azure/identity``, the VM's identity from IMDS
+through the proxy): 403 substatus 5301 before a ``sqlRoleAssignment``, reads and writes after."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from milab.cloud.guests import NODE, NODE_MODULES
+from support import make_vm, run
+
+API = "2024-11-15"
+
+pytestmark = pytest.mark.skipif(not NODE.exists(), reason="the pinned Node.js is not installed (make deps)")
+
+PROGRAM = r"""
+const { CosmosClient } = require("@azure/cosmos");
+const { DefaultAzureCredential } = require("@azure/identity");
+const endpoint = process.env.COSMOS_ENDPOINT;
+const fail = (e) => ({ status: e.code, sub: e.substatus ?? null, message: String(e.message).slice(0, 300) });
+async function attempt(f) { try { return await f(); } catch (e) { return { error: fail(e) }; } }
+
+async function keys(out) {
+  const client = new CosmosClient({ endpoint, key: process.env.COSMOS_KEY });
+  const { database } = await client.databases.createIfNotExists({ id: "nodedb" });
+  const { container: c } = await database.containers.createIfNotExists({ id: "items", partitionKey: { paths: ["/pk"] } });
+  for (let i = 0; i < 5; i++) await c.items.create({ id: `i${i}`, pk: i % 2 ? "odd" : "even", n: i });
+  out.duplicate = await attempt(() => c.items.create({ id: "i0", pk: "even" }));
+  const read = await c.item("i1", "odd").read();
+  out.read = { status: read.statusCode, n: read.resource.n, etag: read.etag === read.resource._etag };
+  read.resource.n = 10;
+  const replaced = await c.item("i1", "odd").replace(read.resource, { accessCondition: { type: "IfMatch", condition: read.etag } });
+  out.replaced = replaced.resource.n;
+  out.stale = await attempt(() => c.item("i1", "odd").replace(read.resource, { accessCondition: { type: "IfMatch", condition: read.etag } }));
+  const patched = await c.item("i2", "even").patch([{ op: "incr", path: "/n", value: 5 }]);
+  out.patched = patched.resource.n;
+  const upserted = await c.items.upsert({ id: "i3", pk: "odd", n: 30 });
+  out.upserted = [upserted.statusCode, upserted.resource.n];
+  const q = (query, options) => c.items.query(query, options).fetchAll().then((r) => r.resources);
+  out.where = (await q({ query: "SELECT c.id FROM c WHERE c.pk = @pk AND c.n >= @min", parameters: [{ name: "@pk", value: "even" }, { name: "@min", value: 1 }] }, { partitionKey: "even" })).map((r) => r.id).sort();
+  out.ordered = (await q("SELECT * FROM c ORDER BY c.n DESC", {})).map((r) => r.id);
+  out.top = (await q("SELECT TOP 2 * FROM c WHERE c.pk = 'even' ORDER BY c.n", { partitionKey: "even" })).map((r) => r.id);
+  out.count = await q("SELECT VALUE COUNT(1) FROM c", {});
+  const pages = c.items.query("SELECT * FROM c WHERE c.pk = 'even'", { partitionKey: "even", maxItemCount: 2 });
+  out.pages = [];
+  while (pages.hasMoreResults()) { const page = await pages.fetchNext(); if (page.resources.length) out.pages.push(page.resources.length); }
+  await c.item("i4", "even").delete();
+  out.deleted = await attempt(() => c.item("i4", "even").read().then((r) => ({ status: r.statusCode })));
+  const readOnly = new CosmosClient({ endpoint, key: process.env.COSMOS_READONLY_KEY }).database("nodedb").container("items");
+  out.readonly_read = (await readOnly.item("i0", "even").read()).statusCode;
+  out.readonly_write = await attempt(() => readOnly.items.create({ id: "ro", pk: "even" }));
+}
+
+async function entra(out) {
+  const client = new CosmosClient({ endpoint, aadCredentials: new DefaultAzureCredential() });
+  const c = client.database("nodedb").container("items");
+  out.aad_read = await attempt(() => c.item("i0", "even").read().then((r) => ({ status: r.statusCode, id: r.resource.id })));
+  out.aad_write = await attempt(() => c.items.upsert({ id: "aad", pk: "odd", n: 99 }).then((r) => ({ status: r.statusCode })));
+  out.aad_query = await attempt(() => c.items.query("SELECT VALUE COUNT(1) FROM c").fetchAll().then((r) => r.resources));
+}
+
+const out = {};
+(process.argv[2] === "keys" ? keys(out) : entra(out))
+  .then(() => console.log(JSON.stringify(out)))
+  .catch((e) => { console.log(JSON.stringify({ ...out, unexpected: fail(e), stack: String(e.stack).slice(0, 800) })); });
+"""
+
+
+def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
+    exports = " ".join(f"{k}={v}" for k, v in env.items())
+    script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
+              f"{exports} NODE_PATH={NODE_MODULES} {NODE} \"$HOME/cosmos.js\" {mode}")
+    status, out, err = run(control, vm, script, timeout=120)
+    assert status == 0, out + err
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert lines, out + err
+    got = json.loads(lines[-1])
+    assert "unexpected" not in got, json.dumps(got)
+    return got
+
+
+@pytest.fixture
+def namespaced(emu_env):
+    if emu_env.get("MILAB_GUEST_ISOLATION", "none") == "none":
+        pytest.skip("@azure/cosmos takes no proxy: only a namespaced guest (root, --guest-isolation) reaches the "
+                    "account's host by name without reaching the network")
+
+
+def test_node_sdk_in_a_vm_with_keys_and_with_its_identity(namespaced, arm, control):
+    rg = arm.group()
+    try:
+        name = f"n{uuid.uuid4().hex[:10]}"
+        path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.DocumentDB/databaseAccounts/{name}"
+        r = arm.call("PUT", path, API, {"location": "westus", "properties": {
+            "databaseAccountOfferType": "Standard", "locations": [{"locationName": "westus"}]}})
+        assert r.status_code == 200, r.text
+        keys = arm.call("POST", f"{path}/listKeys", API).json()
+        vm = make_vm(arm, rg, "nodevm")
+        endpoint = f"https://{name}.documents.azure.com:443/"
+        got = node_program(control, vm, "keys", {"COSMOS_ENDPOINT": endpoint, "COSMOS_KEY": keys["primaryMasterKey"],
+                                                 "COSMOS_READONLY_KEY": keys["primaryReadonlyMasterKey"]})
+        assert got["duplicate"]["error"]["status"] == 409, got
+        assert got["read"] == {"status": 200, "n": 1, "etag": True}, got
+        assert got["replaced"] == 10 and got["stale"]["error"]["status"] == 412, got
+        assert got["patched"] == 7 and got["upserted"] == [200, 30], got
+        assert got["where"] == ["i2", "i4"], got
+        assert got["ordered"] == ["i3", "i1", "i2", "i4", "i0"], got  # n: 30, 10, 7, 4, 0
+        assert got["top"] == ["i0", "i4"], got
+        assert got["count"] == [5], got
+        assert got["pages"] == [2, 1], got
+        assert got["deleted"] == {"status": 404}, got  # (the Node SDK's read answers a 404, it does not throw)
+        assert got["readonly_read"] == 200 and got["readonly_write"]["error"]["status"] == 401, got
+
+        env = {"COSMOS_ENDPOINT": endpoint}
+        denied = node_program(control, vm, "entra", env)
+        for op in ("aad_read", "aad_write", "aad_query"):
+            assert denied[op]["error"]["status"] == 403 and denied[op]["error"]["sub"] == 5301, denied
+        assert vm["identity"]["principalId"] in denied["aad_read"]["error"]["message"], denied
+        ra = arm.call("PUT", f"{path}/sqlRoleAssignments/{uuid.uuid4()}", API, {"properties": {
+            "roleDefinitionId": f"{path}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002", "scope": "/",
+            "principalId": vm["identity"]["principalId"]}})
+        assert ra.status_code == 200, ra.text
+        allowed = node_program(control, vm, "entra", env)
+        assert allowed["aad_read"] == {"status": 200, "id": "i0"}, allowed
+        assert allowed["aad_write"] == {"status": 201}, allowed
+        assert allowed["aad_query"] == [5], allowed
+    finally:
+        arm.call("DELETE", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", "2021-04-01")
+
+
+def test_account_host_by_name_in_a_guest_is_tls_and_shrugs_off_garbage(namespaced, arm, control):
+    """In the guest the account's name resolves to its own loopback address; plain HTTP, random bytes
+    and a client that never finishes its handshake there end those connections only, and the next
+    client (curl by name, bypassing the proxy) gets Cosmos's own 401. A host that is no account does
+    not resolve: nothing else is reachable."""
+    rg = arm.group()
+    try:
+        name = f"g{uuid.uuid4().hex[:10]}"
+        path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.DocumentDB/databaseAccounts/{name}"
+        r = arm.call("PUT", path, API, {"location": "westus", "properties": {
+            "databaseAccountOfferType": "Standard", "locations": [{"locationName": "westus"}]}})
+        assert r.status_code == 200, r.text
+        vm = make_vm(arm, rg, "garbagevm")
+        host = f"{name}.documents.azure.com"
+        script = f"""
+getent hosts {host}
+exec 3<>/dev/tcp/{host}/443; printf 'GET / HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' >&3
+timeout 5 cat <&3 > /tmp/plain; echo "plain: $? $(wc -c < /tmp/plain)"; exec 3>&-
+head -c 20000 /dev/urandom 2>/dev/null > /dev/tcp/{host}/443; echo "random sent"
+for i in 1 2 3 4 5; do exec {{fd}}<>/dev/tcp/{host}/443; done; echo "idle opened"
+curl -sS --noproxy '*' https://{host}/ -w '\\nstatus %{{http_code}}\\n'
+curl -sS --noproxy '*' --max-time 5 https://nosuch{uuid.uuid4().hex[:6]}.documents.azure.com/ 2>&1; echo "other: $?"
+"""
+        status, out, err = run(control, vm, script, timeout=60)
+        assert out.splitlines()[0].split()[0].startswith("127.2."), out + err
+        assert "plain: 0 0" in out, out + err  # the TLS listener closes a plain-text client, answering nothing
+        assert "random sent" in out and "idle opened" in out, out + err
+        body, _, code = out.partition("\nstatus ")
+        assert code.strip().startswith("401"), out + err
+        got = json.loads(body[body.index("{\"code\""):])
+        assert got["code"] == "Unauthorized" and "ActivityId" in got["message"], got
+        assert "other: 6" in out, out + err  # curl: could not resolve host
+    finally:
+        arm.call("DELETE", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", "2021-04-01")
+
