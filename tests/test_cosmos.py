@@ -381,6 +381,28 @@ def test_hostile_requests_get_cosmos_errors(http, acct, path, body, headers, sta
     assert r.status_code == status and set(r.json()) == {"code", "message"}, r.text
 
 
+@pytest.mark.parametrize("body", [
+    "[1]", '["set"]', "[[]]", '{"operations": [null]}', '{"operations": {"op": "set"}}', "[]", '"ops"', "7",
+    '[{"op": "set", "path": 5, "value": 1}]', '[{"op": "move", "from": "/pk/x", "path": "/y"}]',
+    '[{"op": "incr", "path": "/pk/0", "value": 1}]', '[{"op": "add", "path": "/tags/x", "value": 1}]',
+    '{"operations": [{"op": "set", "path": "/n", "value": 1}], "condition": 5}',
+])
+def test_hostile_patches_are_precise_400s(http, acct, body):
+    """Whatever a patch's body holds (the object with ``operations`` or a bare list, as
+    @azure/cosmos sends), the answer is Cosmos's 400, and the item is unchanged."""
+    path = "dbs/db/colls/items/docs/patchme"
+    key = {"x-ms-documentdb-partitionkey": '["a"]'}
+    put = signed(http, acct, "POST", "dbs/db/colls/items/docs", body={"id": "patchme", "pk": "a", "tags": ["t"]},
+                 headers={**key, "x-ms-documentdb-is-upsert": "True"})
+    assert put.status_code in (200, 201), put.text
+    auth, date = master_key_authorization(acct["keys"]["primaryMasterKey"], "PATCH", path)
+    r = http.patch(f"https://{acct['host']}/{path}", data=body, timeout=30,
+                   headers={"Authorization": auth, "x-ms-date": date, "Content-Type": "application/json", **key})
+    assert r.status_code == 400 and set(r.json()) == {"code", "message"}, r.text
+    after = signed(http, acct, "GET", path, headers=key).json()
+    assert (after["pk"], after["tags"], "n" in after) == ("a", ["t"], False), after
+
+
 def test_oversized_request_is_413(http, acct):
     item = {"id": "big", "pk": "a", "blob": "x" * (3 * 1024 * 1024)}
     r = signed(http, acct, "POST", "dbs/db/colls/items/docs", body=item, headers={"x-ms-documentdb-partitionkey": '["a"]'})

@@ -733,6 +733,8 @@ class CosmosGateway:
                 raise error(412, "Operation cannot be performed because one of the specified precondition is not met.")
         doc = copy.deepcopy(_user_properties(existing))
         for op in ops:
+            if not isinstance(op, dict):
+                raise error(400, f"The patch operation {json.dumps(op)[:200]} is not an object with 'op' and 'path'.")
             try:
                 _apply_patch(doc, op)
             except (KeyError, IndexError, TypeError, ValueError) as e:
@@ -877,12 +879,16 @@ def _parent(doc, parts: list[str], create: bool = False):
     for p in parts[:-1]:
         if isinstance(cur, list):
             cur = cur[int(p)]
-        else:
+        elif isinstance(cur, dict):
             if p not in cur:
                 if not create:
                     raise KeyError(f"the path segment '{p}' does not exist")
                 cur[p] = {}
             cur = cur[p]
+        else:
+            raise ValueError(f"the path segment '{p}' is below a value that is neither an object nor an array")
+    if not isinstance(cur, (dict, list)):
+        raise ValueError(f"the property '{parts[-1]}' is below a value that is neither an object nor an array")
     return cur
 
 
