@@ -1,6 +1,7 @@
 """Cosmos DB with the Node.js SDK (``@azure/cosmos``, pinned in ``infra/package.json``) inside a VM:
 the SDK takes no proxy from the environment and connects to ``<account>.documents.azure.com:443``
-itself, which a namespaced guest reaches by name (``CosmosGateway.guest_endpoints``). With the
+itself, which a namespaced guest reaches by name (``CosmosGateway.guest_endpoints``); it runs with
+the page runner's guard (loopback only), which lets the names of the guest's /etc/hosts through. With the
 account key: databases, containers, items (create, upsert, read, replace with ``If-Match``, patch,
 delete), queries with parameters, ``TOP``, ``ORDER BY``, ``VALUE COUNT(1)``, pages of two, a
 cross-partition query through the SDK's query plan; the errors it gets (404, 409, 412, a read-only
@@ -14,6 +15,7 @@ import uuid
 import pytest
 
 from milab.cloud.guests import NODE, NODE_MODULES
+from milab.pages.runner import NODE_GUARD
 from support import make_vm, run
 
 API = "2024-11-15"
@@ -76,7 +78,7 @@ const out = {};
 def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
-              f"{exports} NODE_PATH={NODE_MODULES} {NODE} \"$HOME/cosmos.js\" {mode}")
+              f"{exports} NODE_PATH={NODE_MODULES} NODE_OPTIONS=--require={NODE_GUARD} {NODE} \"$HOME/cosmos.js\" {mode}")
     status, out, err = run(control, vm, script, timeout=120)
     assert status == 0, out + err
     lines = [line for line in out.splitlines() if line.startswith("{")]

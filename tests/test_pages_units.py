@@ -285,3 +285,45 @@ def test_a_procedure_can_rebind_an_example_name_its_command_uses_for_something_e
     out = b.bind("az vmss update -n myVM -g myResourceGroup")
     assert out.text == "az vmss update -n ss1 -g rg1" and not out.unbound
     assert Binder({"vm_name": "vm1"}).bind("az vm show -n myVM").text == "az vm show -n vm1"
+
+
+GUARDED = r"""
+const https = require("https"), net = require("net");
+const out = {};
+const done = () => { if (Object.keys(out).length === 4) { console.log(JSON.stringify(out)); process.exit(0); } };
+https.get("https://nosuch.documents.azure.com/", () => { out.name = "connected"; done(); })
+  .on("error", (e) => { out.name = [e.code, e.message.slice(0, 6)]; done(); });
+net.connect(443, "192.0.2.1").on("error", (e) => { out.address = e.code; done(); });
+net.connect({ host: "127.0.0.1", port: Number(process.argv[2]) }).on("connect", function () {
+  out.loopback = "connected"; this.destroy(); done(); }).on("error", (e) => { out.loopback = e.code; done(); });
+net.connect(Number(process.argv[2]), function () { out.port = "connected"; this.destroy(); done(); })
+  .on("error", (e) => { out.port = e.code; done(); });
+setTimeout(() => { console.log(JSON.stringify({ ...out, timeout: true })); process.exit(1); }, 10000);
+"""
+
+
+def test_javascript_steps_reach_loopback_only(tmp_path):
+    """The guard every JavaScript step runs with (``@azure/cosmos`` takes no proxy): a host name
+    that no loopback entry of /etc/hosts names, or an address that is not loopback, is refused
+    before any DNS lookup; loopback connects. It runs in a network namespace of its own, so that a
+    broken guard still reaches nothing (without the guard, the name goes to DNS: EAI_AGAIN)."""
+    from milab.cloud.guests import NODE
+    from milab.pages.runner import NODE_GUARD
+    if not NODE.exists():
+        pytest.skip("the pinned Node.js is not installed (make deps)")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -rn (a network namespace of one's own) is not permitted here")
+    program = tmp_path / "guarded.js"
+    program.write_text(GUARDED)
+    driver = (f"import json, socket, subprocess\n"
+              f"s = socket.create_server(('127.0.0.1', 0))\n"
+              f"for guard in ([{'--require=' + str(NODE_GUARD)!r}], []):\n"
+              f"    out = subprocess.run([{str(NODE)!r}, *guard, {str(program)!r}, str(s.getsockname()[1])],\n"
+              "                         capture_output=True, text=True, timeout=30).stdout\n"
+              "    print(out.strip())\n")
+    done = subprocess.run(["unshare", "-rn", "sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" -c "$1"',
+                           sys.executable, driver], capture_output=True, text=True, timeout=90)
+    guarded, bare = (json.loads(line) for line in done.stdout.splitlines())
+    assert guarded == {"name": ["ECONNREFUSED", "milab:"], "address": "ECONNREFUSED", "loopback": "connected",
+                       "port": "connected"}, done.stdout + done.stderr
+    assert bare["name"][0] in ("EAI_AGAIN", "ENOTFOUND") and bare["loopback"] == "connected", bare

@@ -55,6 +55,9 @@ exit $__milab_rc
 '''
 
 
+# Loaded into every Node.js step (NODE_OPTIONS): sockets reach loopback only (see the file)
+NODE_GUARD = Path(__file__).resolve().parent / "node_guard.js"
+
 class Runner:
     """Runs procedures on a target with a worker's Azure CLI and the scenario fixtures."""
 
@@ -304,8 +307,11 @@ class Runner:
             sr.reason = (f"a snippet: it uses {', '.join(sorted(names))} without importing them (no program to run; "
                          f"it parses)")
             return
-        self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} {shlex.quote(node)} "
-                                           f"{shlex.quote(str(path))}", world, places, sr)
+        # the guard refuses connections to anything but loopback (the proxy; a guest's own endpoints):
+        # @azure/cosmos takes no proxy and would otherwise look up and reach the real account's host
+        self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} "
+                                           f"NODE_OPTIONS={shlex.quote('--require=' + str(NODE_GUARD))} "
+                                           f"{shlex.quote(node)} {shlex.quote(str(path))}", world, places, sr)
 
     def _template(self, proc: Procedure, step: Step, code: str, world: World, places: dict, sr: StepResult) -> None:
         from ..docs.facts import JsonProblem, parse_doc_json
