@@ -10,6 +10,7 @@ through the proxy): 403 substatus 5301 before a ``sqlRoleAssignment``, reads and
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 
 import pytest
@@ -76,7 +77,7 @@ const out = {};
 
 
 def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
-    exports = " ".join(f"{k}={v}" for k, v in env.items())
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
               f"{exports} NODE_PATH={NODE_MODULES} NODE_OPTIONS=--require={NODE_GUARD} {NODE} \"$HOME/cosmos.js\" {mode}")
     status, out, err = run(control, vm, script, timeout=120)

@@ -58,6 +58,7 @@ exit $__milab_rc
 # Loaded into every Node.js step (NODE_OPTIONS): sockets reach loopback only (see the file)
 NODE_GUARD = Path(__file__).resolve().parent / "node_guard.js"
 
+
 class Runner:
     """Runs procedures on a target with a worker's Azure CLI and the scenario fixtures."""
 
