@@ -1,16 +1,20 @@
-"""Cosmos DB with the Node.js SDK (``@azure/cosmos``, pinned in ``infra/package.json``) inside a VM:
-the SDK takes no proxy from the environment and connects to ``<account>.documents.azure.com:443``
-itself, which a namespaced guest reaches by name (``CosmosGateway.guest_endpoints``); it runs with
-the page runner's guard (loopback only), which lets the names of the guest's /etc/hosts through. With the
-account key: databases, containers, items (create, upsert, read, replace with ``If-Match``, patch,
-delete), queries with parameters, ``TOP``, ``ORDER BY``, ``VALUE COUNT(1)``, pages of two, a
-cross-partition query through the SDK's query plan; the errors it gets (404, 409, 412, a read-only
-key writing: 401). With ``DefaultAzureCredential`` (``@azure/identity``, the VM's identity from IMDS
-through the proxy): 403 substatus 5301 before a ``sqlRoleAssignment``, reads and writes after."""
+"""Cosmos DB with the Node.js SDK (``@azure/cosmos``, pinned in ``infra/package.json``) inside a VM
+and on the host. The SDK takes no proxy from the environment and connects to
+``<account>.documents.azure.com:443`` itself: a namespaced guest reaches that name on a loopback
+address of its own (``CosmosGateway.guest_endpoints``); elsewhere the page runner's guard
+(``netguard/node_guard.js``, which every program here runs with) sends it to the emulator's HTTPS
+for such clients (``MILAB_HTTPS_BY_NAME``). With the account key: databases, containers, items
+(create, upsert, read, replace with ``If-Match``, patch, delete), queries with parameters,
+``TOP``, ``ORDER BY``, ``VALUE COUNT(1)``, pages of two, a cross-partition query through the SDK's
+query plan; the errors it gets (404, 409, 412, a read-only key writing: 401). With
+``DefaultAzureCredential`` (``@azure/identity``, the VM's identity from IMDS through the proxy):
+403 substatus 5301 before a ``sqlRoleAssignment``, reads and writes after."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
 import uuid
 
 import pytest
@@ -76,12 +80,21 @@ const out = {};
 """
 
 
-def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
-              f"{exports} NODE_PATH={NODE_MODULES} NODE_OPTIONS=--require={NODE_GUARD} {NODE} \"$HOME/cosmos.js\" {mode}")
-    status, out, err = run(control, vm, script, timeout=120)
-    assert status == 0, out + err
+def new_account(arm, rg: str) -> tuple[str, str, dict]:
+    name = f"n{uuid.uuid4().hex[:10]}"
+    path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.DocumentDB/databaseAccounts/{name}"
+    r = arm.call("PUT", path, API, {"location": "westus", "properties": {
+        "databaseAccountOfferType": "Standard", "locations": [{"locationName": "westus"}]}})
+    assert r.status_code == 200, r.text
+    return name, path, arm.call("POST", f"{path}/listKeys", API).json()
+
+
+def key_env(endpoint: str, keys: dict) -> dict[str, str]:
+    return {"COSMOS_ENDPOINT": endpoint, "COSMOS_KEY": keys["primaryMasterKey"],
+            "COSMOS_READONLY_KEY": keys["primaryReadonlyMasterKey"]}
+
+
+def parsed(out: str, err: str) -> dict:
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines, out + err
     got = json.loads(lines[-1])
@@ -89,37 +102,43 @@ def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
     return got
 
 
+def check_keys(got: dict) -> None:
+    """What the program's ``keys`` half must have seen."""
+    assert got["duplicate"]["error"]["status"] == 409, got
+    assert got["read"] == {"status": 200, "n": 1, "etag": True}, got
+    assert got["replaced"] == 10 and got["stale"]["error"]["status"] == 412, got
+    assert got["patched"] == 7 and got["upserted"] == [200, 30], got
+    assert got["where"] == ["i2", "i4"], got
+    assert got["ordered"] == ["i3", "i1", "i2", "i4", "i0"], got  # n: 30, 10, 7, 4, 0
+    assert got["top"] == ["i0", "i4"], got
+    assert got["count"] == [5], got
+    assert got["pages"] == [2, 1], got
+    assert got["deleted"] == {"status": 404}, got  # (the Node SDK's read answers a 404, it does not throw)
+    assert got["readonly_read"] == 200 and got["readonly_write"]["error"]["status"] == 401, got
+
+
+def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
+              f"{exports} NODE_PATH={NODE_MODULES} NODE_OPTIONS=--require={NODE_GUARD} {NODE} \"$HOME/cosmos.js\" {mode}")
+    status, out, err = run(control, vm, script, timeout=120)
+    assert status == 0, out + err
+    return parsed(out, err)
+
+
 @pytest.fixture
 def namespaced(emu_env):
     if emu_env.get("MILAB_GUEST_ISOLATION", "none") == "none":
-        pytest.skip("@azure/cosmos takes no proxy: only a namespaced guest (root, --guest-isolation) reaches the "
-                    "account's host by name without reaching the network")
+        pytest.skip("an account's own loopback address exists only in a namespaced guest (root, --guest-isolation)")
 
 
-def test_node_sdk_in_a_vm_with_keys_and_with_its_identity(namespaced, arm, control):
+def test_node_sdk_in_a_vm_with_keys_and_with_its_identity(arm, control):
     rg = arm.group()
     try:
-        name = f"n{uuid.uuid4().hex[:10]}"
-        path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.DocumentDB/databaseAccounts/{name}"
-        r = arm.call("PUT", path, API, {"location": "westus", "properties": {
-            "databaseAccountOfferType": "Standard", "locations": [{"locationName": "westus"}]}})
-        assert r.status_code == 200, r.text
-        keys = arm.call("POST", f"{path}/listKeys", API).json()
+        name, path, keys = new_account(arm, rg)
         vm = make_vm(arm, rg, "nodevm")
         endpoint = f"https://{name}.documents.azure.com:443/"
-        got = node_program(control, vm, "keys", {"COSMOS_ENDPOINT": endpoint, "COSMOS_KEY": keys["primaryMasterKey"],
-                                                 "COSMOS_READONLY_KEY": keys["primaryReadonlyMasterKey"]})
-        assert got["duplicate"]["error"]["status"] == 409, got
-        assert got["read"] == {"status": 200, "n": 1, "etag": True}, got
-        assert got["replaced"] == 10 and got["stale"]["error"]["status"] == 412, got
-        assert got["patched"] == 7 and got["upserted"] == [200, 30], got
-        assert got["where"] == ["i2", "i4"], got
-        assert got["ordered"] == ["i3", "i1", "i2", "i4", "i0"], got  # n: 30, 10, 7, 4, 0
-        assert got["top"] == ["i0", "i4"], got
-        assert got["count"] == [5], got
-        assert got["pages"] == [2, 1], got
-        assert got["deleted"] == {"status": 404}, got  # (the Node SDK's read answers a 404, it does not throw)
-        assert got["readonly_read"] == 200 and got["readonly_write"]["error"]["status"] == 401, got
+        check_keys(node_program(control, vm, "keys", key_env(endpoint, keys)))
 
         env = {"COSMOS_ENDPOINT": endpoint}
         denied = node_program(control, vm, "entra", env)
@@ -145,11 +164,7 @@ def test_account_host_by_name_in_a_guest_is_tls_and_shrugs_off_garbage(namespace
     not resolve: nothing else is reachable."""
     rg = arm.group()
     try:
-        name = f"g{uuid.uuid4().hex[:10]}"
-        path = f"/subscriptions/{arm.sub}/resourceGroups/{rg}/providers/Microsoft.DocumentDB/databaseAccounts/{name}"
-        r = arm.call("PUT", path, API, {"location": "westus", "properties": {
-            "databaseAccountOfferType": "Standard", "locations": [{"locationName": "westus"}]}})
-        assert r.status_code == 200, r.text
+        name, _, _ = new_account(arm, rg)
         vm = make_vm(arm, rg, "garbagevm")
         host = f"{name}.documents.azure.com"
         script = f"""
@@ -173,3 +188,23 @@ curl -sS --noproxy '*' --max-time 5 https://nosuch{uuid.uuid4().hex[:6]}.documen
     finally:
         arm.call("DELETE", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", "2021-04-01")
 
+
+
+def test_node_sdk_on_the_host_reaches_the_account_by_name(arm, emu_env, tmp_path):
+    """Outside a namespaced guest (the page runner's operator steps; guests without namespaces) the
+    guard sends @azure/cosmos's connection to an emulated host to the emulator's HTTPS for clients
+    that take no proxy (MILAB_HTTPS_BY_NAME); the TLS name and Host stay the account's."""
+    rg = arm.group()
+    try:
+        name, _, keys = new_account(arm, rg)
+        program = tmp_path / "cosmos.js"
+        program.write_text(PROGRAM)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NODE_PATH": str(NODE_MODULES),
+               "NODE_OPTIONS": f"--require={NODE_GUARD}", "NODE_EXTRA_CA_CERTS": emu_env["SSL_CERT_FILE"],
+               **{k: emu_env[k] for k in ("MILAB_HTTPS_BY_NAME", "MILAB_EMULATED_HOSTS")},
+               **key_env(f"https://{name}.documents.azure.com:443/", keys)}
+        done = subprocess.run([str(NODE), str(program), "keys"], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        check_keys(parsed(done.stdout, done.stderr))
+    finally:
+        arm.call("DELETE", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", "2021-04-01")

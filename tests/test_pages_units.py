@@ -288,16 +288,25 @@ def test_a_procedure_can_rebind_an_example_name_its_command_uses_for_something_e
 
 
 GUARDED = r"""
-const https = require("https"), net = require("net");
+const net = require("net");
+const port = Number(process.argv[2]);
+const cases = {
+  name: () => net.connect(443, "nosuch.example.com"),
+  address: () => net.connect(443, "192.0.2.1"),
+  loopback: () => net.connect({ host: "127.0.0.1", port }),
+  port: () => net.connect(port),
+  emulated: () => net.connect({ host: "acct.documents.azure.com", port: 443 }),
+  emulated_other_port: () => net.connect(80, "acct.documents.azure.com"),
+  two_labels: () => net.connect(443, "a.b.documents.azure.com"),
+};
 const out = {};
-const done = () => { if (Object.keys(out).length === 4) { console.log(JSON.stringify(out)); process.exit(0); } };
-https.get("https://nosuch.documents.azure.com/", () => { out.name = "connected"; done(); })
-  .on("error", (e) => { out.name = [e.code, e.message.slice(0, 6)]; done(); });
-net.connect(443, "192.0.2.1").on("error", (e) => { out.address = e.code; done(); });
-net.connect({ host: "127.0.0.1", port: Number(process.argv[2]) }).on("connect", function () {
-  out.loopback = "connected"; this.destroy(); done(); }).on("error", (e) => { out.loopback = e.code; done(); });
-net.connect(Number(process.argv[2]), function () { out.port = "connected"; this.destroy(); done(); })
-  .on("error", (e) => { out.port = e.code; done(); });
+for (const [name, open] of Object.entries(cases)) {
+  open().on("connect", function () { out[name] = "connected"; this.destroy(); finish(); })
+    .on("error", (e) => { out[name] = e.message.startsWith("milab:") ? "refused" : e.code; finish(); });
+}
+function finish() {
+  if (Object.keys(out).length === Object.keys(cases).length) { console.log(JSON.stringify(out)); process.exit(0); }
+}
 setTimeout(() => { console.log(JSON.stringify({ ...out, timeout: true })); process.exit(1); }, 10000);
 """
 
@@ -305,8 +314,10 @@ setTimeout(() => { console.log(JSON.stringify({ ...out, timeout: true })); proce
 def test_javascript_steps_reach_loopback_only(tmp_path):
     """The guard every JavaScript step runs with (``@azure/cosmos`` takes no proxy): a host name
     that no loopback entry of /etc/hosts names, or an address that is not loopback, is refused
-    before any DNS lookup; loopback connects. It runs in a network namespace of its own, so that a
-    broken guard still reaches nothing (without the guard, the name goes to DNS: EAI_AGAIN)."""
+    before any DNS lookup; loopback connects; an emulated host's name on 443 goes to the emulator's
+    HTTPS for such clients when MILAB_HTTPS_BY_NAME names it (here a bare listener), and only then.
+    It runs in a network namespace of its own, so that a broken guard still reaches nothing (without
+    the guard, the names go to DNS: EAI_AGAIN)."""
     from milab.cloud.guests import NODE
     from milab.pages.runner import NODE_GUARD
     if not NODE.exists():
@@ -315,15 +326,21 @@ def test_javascript_steps_reach_loopback_only(tmp_path):
         pytest.skip("unshare -rn (a network namespace of one's own) is not permitted here")
     program = tmp_path / "guarded.js"
     program.write_text(GUARDED)
-    driver = (f"import json, socket, subprocess\n"
-              f"s = socket.create_server(('127.0.0.1', 0))\n"
-              f"for guard in ([{'--require=' + str(NODE_GUARD)!r}], []):\n"
-              f"    out = subprocess.run([{str(NODE)!r}, *guard, {str(program)!r}, str(s.getsockname()[1])],\n"
-              "                         capture_output=True, text=True, timeout=30).stdout\n"
-              "    print(out.strip())\n")
+    driver = ("import json, socket, subprocess, sys\n"
+              "s = socket.create_server(('127.0.0.1', 0))\n"
+              "port = str(s.getsockname()[1])\n"
+              "routes = {'MILAB_HTTPS_BY_NAME': '127.0.0.1:' + port, 'MILAB_EMULATED_HOSTS': '*.documents.azure.com'}\n"
+              f"guard = ['--require={NODE_GUARD}']\n"
+              "for opts, env in ((guard, routes), (guard, {}), ([], {})):\n"
+              f"    done = subprocess.run([{str(NODE)!r}, *opts, {str(program)!r}, port], env={{'PATH': '/usr/bin:/bin', **env}},\n"
+              "                          capture_output=True, text=True, timeout=30)\n"
+              "    print(done.stdout.strip() or json.dumps({'stderr': done.stderr[-300:]}))\n")
     done = subprocess.run(["unshare", "-rn", "sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" -c "$1"',
                            sys.executable, driver], capture_output=True, text=True, timeout=90)
-    guarded, bare = (json.loads(line) for line in done.stdout.splitlines())
-    assert guarded == {"name": ["ECONNREFUSED", "milab:"], "address": "ECONNREFUSED", "loopback": "connected",
-                       "port": "connected"}, done.stdout + done.stderr
-    assert bare["name"][0] in ("EAI_AGAIN", "ENOTFOUND") and bare["loopback"] == "connected", bare
+    routed, guarded, bare = (json.loads(line) for line in done.stdout.splitlines())
+    local = {"name": "refused", "address": "refused", "loopback": "connected", "port": "connected"}
+    assert routed == {**local, "emulated": "connected", "emulated_other_port": "refused", "two_labels": "refused"}, \
+        done.stdout + done.stderr
+    assert guarded == {**local, "emulated": "refused", "emulated_other_port": "refused", "two_labels": "refused"}, \
+        done.stdout + done.stderr
+    assert bare["name"] in ("EAI_AGAIN", "ENOTFOUND") and bare["loopback"] == "connected", bare

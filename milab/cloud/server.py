@@ -122,6 +122,8 @@ class Emulator:
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
         self._proxy_server: asyncio.base_events.Server | None = None
+        self._by_name_server: asyncio.AbstractServer | None = None
+        self.https_by_name = ""  # host:port of the HTTPS for clients that take no proxy, once started
 
     def _signing_key(self) -> SigningKey:
         f = self.run_dir / "signing-key.pem"
@@ -239,6 +241,12 @@ class Emulator:
         self._proxy_server = await asyncio.start_server(proxy.handle, self.config.host, self.config.port,
                                                         limit=64 * 1024, backlog=PROXY_BACKLOG)
         self.port = self._proxy_server.sockets[0].getsockname()[1]
+        # the emulator's HTTPS on a port of its own, for clients that take no proxy and connect to an
+        # emulated host by name (the page runner's Node guard routes @azure/cosmos there)
+        by_name = socket.create_server((self.config.host, 0), backlog=PROXY_BACKLOG)
+        self._by_name_server = await self.serve_https_on(by_name)
+        self.https_by_name = f"{self.config.host}:{by_name.getsockname()[1]}"
+        self.guests.host_route_env.update(self.by_name_env())
         for plane in list(self.data_planes.values()):
             if hasattr(plane, "start"):
                 await plane.start()
@@ -274,6 +282,8 @@ class Emulator:
         for t in list(self._tasks):
             t.cancel()
         await self.guests.close()
+        if self._by_name_server:
+            self._by_name_server.close()
         if self._proxy_server:
             self._proxy_server.close()
             await self.proxy.close()  # end open tunnels now, rather than have their tasks cancelled at exit
@@ -310,7 +320,13 @@ class Emulator:
             "MILAB_OPERATOR_OBJECT_ID": op.object_id,
             "MILAB_GUEST_ISOLATION": self.guests.isolation.mode,
             "MILAB_SQL_SERVERS": str(self.sql.servers_file),  # Azure SQL servers' loopback addresses
+            **self.by_name_env(),
         }
+
+    def by_name_env(self) -> dict[str, str]:
+        """Where a client that takes no proxy finds an emulated host's HTTPS (``host:port``), and the
+        names that are emulated (``*.`` standing for one label)."""
+        return {"MILAB_HTTPS_BY_NAME": self.https_by_name, "MILAB_EMULATED_HOSTS": ",".join(pki_mod.TLS_HOSTS)}
 
     def write_env_file(self, path: Path) -> None:
         write_atomic(path, json.dumps(self.operator_env()))  # 0600 from creation: it holds the operator secret

@@ -55,8 +55,9 @@ exit $__milab_rc
 '''
 
 
-# Loaded into every Node.js step (NODE_OPTIONS): sockets reach loopback only (see the file)
-NODE_GUARD = Path(__file__).resolve().parent / "node_guard.js"
+# Loaded into every Node.js step (NODE_OPTIONS), as netguard/sitecustomize.py is into the CLI: sockets
+# reach loopback only, and a client that takes no proxy reaches an emulated host by name (see the file)
+NODE_GUARD = Path(__file__).resolve().parent / "netguard" / "node_guard.js"
 
 
 class Runner:
@@ -308,8 +309,9 @@ class Runner:
             sr.reason = (f"a snippet: it uses {', '.join(sorted(names))} without importing them (no program to run; "
                          f"it parses)")
             return
-        # the guard refuses connections to anything but loopback (the proxy; a guest's own endpoints):
-        # @azure/cosmos takes no proxy and would otherwise look up and reach the real account's host
+        # the guard refuses connections to anything but loopback (the proxy; a guest's own endpoints) and
+        # sends an emulated host's name to the emulator: @azure/cosmos takes no proxy, and would otherwise
+        # look up and reach the real account's host
         self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} "
                                            f"NODE_OPTIONS={shlex.quote('--require=' + str(NODE_GUARD))} "
                                            f"{shlex.quote(node)} {shlex.quote(str(path))}", world, places, sr)
