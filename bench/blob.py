@@ -97,14 +97,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 # -- the emulator and the set-up -----------------------------------------------------------------
-_LOOPS: dict[int, asyncio.AbstractEventLoop] = {}  # id(emulator) -> the event loop it runs on
-
-
-def in_emulator(emu, coro, timeout: float = 30):
-    """Run a coroutine on the emulator's own event loop (its thread) and return its result."""
-    return asyncio.run_coroutine_threadsafe(coro, _LOOPS[id(emu)]).result(timeout)
-
-
 def start_emulator():
     from milab.cloud.arm.bootstrap import bootstrap
     from milab.cloud.server import Config, Emulator, run_loop
@@ -117,7 +109,6 @@ def start_emulator():
             await emu.start()
             bootstrap(emu)
             box["emu"], box["loop"] = emu, asyncio.get_running_loop()
-            _LOOPS[id(emu)] = box["loop"]
             box["stop"] = asyncio.Event()
             ready.set()
             await box["stop"].wait()

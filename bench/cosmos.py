@@ -7,7 +7,8 @@ loopback with the emulator's certificate (``bench/cosmosdb_server.js``). The loa
 separate client process holding a client for every target: the same azure-cosmos code, ``-c``
 requests in flight. Both servers are reached the same way: the account's own name
 (``https://<account>.documents.azure.com``), resolved by the load client's aiohttp session to the
-server's loopback TLS port (for the emulator, :meth:`Emulator.open_tls_port`). Addressing
+server's loopback TLS port (for the emulator, its HTTPS for clients that take no proxy,
+``MILAB_HTTPS_BY_NAME``, the port ``@azure/cosmos`` reaches it by outside a guest). Addressing
 cosmosdb-server as ``https://127.0.0.1:<port>`` would make the SDK treat it as a local emulator and
 take other code paths, and reaching only the emulator through an HTTP proxy would add the client's
 per-request proxy work to one side only; the rates through the proxy, as clients reach the
@@ -47,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blob import cpu_seconds, in_emulator, operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
+from blob import cpu_seconds, operator_session, running_emulator  # noqa: E402  (the emulator in a thread of this process)
 
 API = "2024-11-15"
 ITEMS = 100
@@ -258,7 +259,7 @@ def _compare(a, emu) -> int:
     ref = None
     try:
         acct = setup_account(emu, s)
-        emu_port = in_emulator(emu, emu.open_tls_port())
+        emu_port = int(emu.https_by_name.rsplit(":", 1)[1])
         ref, ref_port = start_reference(emu)
         # the client's environment names the emulator's proxy, which only the proxied target uses (the
         # others have their own aiohttp session, which reads no proxy from the environment)

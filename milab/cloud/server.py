@@ -253,15 +253,6 @@ class Emulator:
         await self.guests.decide_isolation(self.config.guest_isolation)
         log.info("emulator ready on %s:%s", self.config.host, self.port)
 
-    async def open_tls_port(self, host: str = "127.0.0.1") -> int:
-        """An extra HTTPS listener on a free TCP port of ``host``, serving what the proxy's tunnels serve,
-        for a client that resolves the emulated host names to it by itself instead of using the proxy
-        (``bench/cosmos.py`` reaches the emulator and its reference server the same way with it). It has
-        none of the proxy's connection bound; it closes when the emulator stops."""
-        sock = socket.create_server((host, 0), backlog=PROXY_BACKLOG)
-        await web.SockSite(self._runner, sock, ssl_context=self._tls).start()
-        return sock.getsockname()[1]
-
     async def serve_https_on(self, sock: socket.socket) -> asyncio.AbstractServer:
         """The emulator's HTTPS, as the proxy's tunnels serve it, on a listening socket handed over
         from a guest's namespace: the endpoint of an emulated host name for a client that takes no

@@ -23,7 +23,9 @@ Authorization, both ways, before anything is looked up:
   read-only key cannot write. A wrong signature is 401 with the string the server signed (as
   Cosmos answers: azure-sdk-for-rust issue #831); a date more than 15 minutes away is 403
   (azure-cosmos-db-python-getting-started issue #18); ``disableLocalAuth`` refuses every key with
-  401 "Local Authorization is disabled" (the message azure-cosmos raises, TWL300-AI-Apps issue 19).
+  401 "Local Authorization is disabled" (the message azure-cosmos raises, TWL300-AI-Apps issue 19;
+  "Unauthorized (401); Substatus: 0" in the .NET SDK's report of it, azure-cosmosdb-ads-extension
+  issue 120), not the 403 the issue expected.
 * **Entra tokens** (``type=aad``): the shared validator with Cosmos's audiences (the account URL,
   ``<account>.sql.cosmos.azure.com``, ``<account>.sqlx.cosmos.azure.com``, ``https://cosmos.azure.com``;
   the list Cosmos prints for a token "intended for" another, azure-sdk-for-java issue #42800), then
