@@ -254,10 +254,11 @@ class Emulator:
         log.info("emulator ready on %s:%s", self.config.host, self.port)
 
     async def serve_https_on(self, sock: socket.socket) -> asyncio.AbstractServer:
-        """The emulator's HTTPS, as the proxy's tunnels serve it, on a listening socket handed over
-        from a guest's namespace: the endpoint of an emulated host name for a client that takes no
-        proxy (the Node.js Cosmos DB SDK connects to the account's host itself). Its connections
-        count within the proxy's bound and close with it."""
+        """The emulator's HTTPS, as the proxy's tunnels serve it, on a listening socket: for clients
+        that take no proxy and connect to an emulated host by name (the Node.js Cosmos DB SDK connects
+        to the account's host itself), on the host's by-name port or on a guest's endpoint (a socket
+        handed over from its namespace). Its connections count within the proxy's bound and close
+        with it."""
         return await asyncio.get_running_loop().create_server(
             self.proxy.by_name, sock=sock, ssl=self._tls, ssl_handshake_timeout=self.proxy.idle_timeout)
 
