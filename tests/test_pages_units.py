@@ -327,6 +327,8 @@ def test_javascript_steps_reach_loopback_only(tmp_path):
     program = tmp_path / "guarded.js"
     program.write_text(GUARDED)
     driver = ("import json, socket, subprocess, sys\n"
+              "from milab.cloud.guest_init import loopback_up\n"
+              "loopback_up()  # a new network namespace's lo is down (no iproute2 needed)\n"
               "s = socket.create_server(('127.0.0.1', 0))\n"
               "port = str(s.getsockname()[1])\n"
               "routes = {'MILAB_HTTPS_BY_NAME': '127.0.0.1:' + port, 'MILAB_EMULATED_HOSTS': '*.documents.azure.com'}\n"
@@ -335,8 +337,8 @@ def test_javascript_steps_reach_loopback_only(tmp_path):
               f"    done = subprocess.run([{str(NODE)!r}, *opts, {str(program)!r}, port], env={{'PATH': '/usr/bin:/bin', **env}},\n"
               "                          capture_output=True, text=True, timeout=30)\n"
               "    print(done.stdout.strip() or json.dumps({'stderr': done.stderr[-300:]}))\n")
-    done = subprocess.run(["unshare", "-rn", "sh", "-c", 'ip link set lo up 2>/dev/null; exec "$0" -c "$1"',
-                           sys.executable, driver], capture_output=True, text=True, timeout=90)
+    done = subprocess.run(["unshare", "-rn", sys.executable, "-c", driver], capture_output=True, text=True,
+                          timeout=90)
     routed, guarded, bare = (json.loads(line) for line in done.stdout.splitlines())
     local = {"name": "refused", "address": "refused", "loopback": "connected", "port": "connected"}
     assert routed == {**local, "emulated": "connected", "emulated_other_port": "refused", "two_labels": "refused"}, \
