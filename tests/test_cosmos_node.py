@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from milab.cloud.guests import NODE, NODE_MODULES
+from milab.cloud.nodejs import NODE, NODE_MODULES
 from milab.pages.runner import NODE_GUARD
 from support import make_vm, run
 

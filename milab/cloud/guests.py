@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .arm.base import now_iso
+from .nodejs import NODE, NODE_MODULES
 from .arm.compute import os_type
 from .guest_init import CA_BUNDLE as GUEST_CA_BUNDLE
 from .guest_init import GUEST_EXIT_SETUP, SECCOMP
@@ -90,12 +91,6 @@ def _guest_base_environ() -> dict[str, str]:
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.update({"HOME": GUEST_HOME, "TMPDIR": "/tmp", "USER": "guest", "LOGNAME": "guest", "SHELL": "/bin/bash"})
     return env
-
-
-# The Node.js infra/package.json pins (npm's "node" package) and the packages beside it: what a guest's
-# ``node`` program runs with (``NODE_PATH``), as the page runner's JavaScript steps do.
-NODE_MODULES = Path(__file__).resolve().parents[2] / "infra" / "node_modules"
-NODE = NODE_MODULES / ".bin" / "node"
 
 
 def default_read_only_paths() -> list[str]:

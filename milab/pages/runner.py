@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import redact
-from ..cloud.guests import NODE, NODE_MODULES
+from ..cloud.nodejs import NODE_MODULES, node_binary
 from . import az as azmod
 from .bind import Binder
 from .classify import classify, client_side, modelled, service_of_command, value_dependent
@@ -294,7 +294,7 @@ class Runner:
         path = places[OPERATOR] / f"step{step.index}.js"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code)
-        node = str(NODE) if NODE.exists() else "node"  # the Node 22 infra/ pins, which @azure/cosmos needs
+        node = node_binary()  # the Node 22 infra/ pins, which @azure/cosmos needs
         check = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, timeout=60)
         if check.returncode != 0:
             sr.status, sr.exit_code, sr.stderr = "failed", check.returncode, check.stderr

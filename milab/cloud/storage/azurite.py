@@ -28,15 +28,15 @@ import json
 import logging
 import os
 import re
-import shutil
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from ..nodejs import NODE_MODULES, node_binary
+
 log = logging.getLogger("milab.storage.azurite")
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 LAUNCHER = Path(__file__).with_name("azurite_launcher.js")
 START_TIMEOUT = 60.0
 ACK_TIMEOUT = 15.0
@@ -52,7 +52,7 @@ class AzuriteUnavailable(RuntimeError):
 def azurite_root() -> Path:
     """The installed azurite package (``infra/node_modules/azurite`` unless ``MILAB_AZURITE_ROOT``)."""
     explicit = os.environ.get("MILAB_AZURITE_ROOT")
-    root = Path(explicit) if explicit else REPO_ROOT / "infra" / "node_modules" / "azurite"
+    root = Path(explicit) if explicit else NODE_MODULES / "azurite"
     if not (root / "dist" / "src" / "blob" / "main.js").exists():
         raise AzuriteUnavailable(f"Azurite is not installed at {root}: run 'make deps' (npm ci --prefix infra) to "
                                  f"install the pinned version.")
@@ -189,10 +189,8 @@ class AzuriteManager:
                if not k.upper().startswith(("AZURE_", "MILAB_", "HTTP_PROXY", "HTTPS_PROXY"))}
         env.update({"MILAB_AZURITE_ROOT": str(root), "AZURITE_ACCOUNTS": self._accounts_string(),
                     "MILAB_AZURITE_CA": str(self.ca), "MILAB_UDK_SEED": self.udk_seed})
-        # Azurite 3.37 declares node >= 22: the Node pinned in infra/package.json (npm's "node" package), else PATH's
-        pinned = REPO_ROOT / "infra" / "node_modules" / ".bin" / "node"
-        node = str(pinned) if pinned.exists() else shutil.which("node") or "node"
-        cmd = [node, str(LAUNCHER), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(self.directory),
+        # Azurite 3.37 declares node >= 22: the Node pinned in infra/package.json, else PATH's
+        cmd = [node_binary(), str(LAUNCHER), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(self.directory),
                "--cert", str(self.cert), "--key", str(self.key), "--skipApiVersionCheck", "--disableTelemetry",
                "--silent"]
         proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdin=asyncio.subprocess.PIPE,
