@@ -228,14 +228,11 @@ class _Counted(_Watched):
         self._transport = None
 
     def connection_made(self, transport):
-        proxy = self.proxy
-        if proxy.active >= proxy.max_connections:
-            proxy.refused += 1
+        if not self.proxy._admit(transport):
+            self.proxy._count_refusal()
             transport.abort()
             return
-        proxy.active += 1
         self._transport = transport
-        proxy._transports.add(transport)
         super().connection_made(transport)
 
     def connection_lost(self, exc):
@@ -243,8 +240,7 @@ class _Counted(_Watched):
             super().connection_lost(exc)
         finally:
             if self._transport is not None:
-                self.proxy.active -= 1
-                self.proxy._transports.discard(self._transport)
+                self.proxy._release(self._transport)
                 self._transport = None
 
 
@@ -289,19 +285,28 @@ class Proxy:
         while (self.active or self.refusing) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count a client connection in, unless ``max_connections`` are being served already."""
         if self.active >= self.max_connections:
+            return False
+        self.active += 1
+        self._transports.add(transport)
+        return True
+
+    def _release(self, transport: asyncio.BaseTransport) -> None:
+        self.active -= 1
+        self._transports.discard(transport)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._admit(writer.transport):
             await self._refuse(reader, writer)
             return
-        self.active += 1
-        self._transports.add(writer.transport)
         try:
             await self._serve(reader, writer)
         except PeerGone as e:
             log.info("proxy: connection from %s ended early: %s", _peer(writer), e)
         finally:
-            self.active -= 1
-            self._transports.discard(writer.transport)
+            self._release(writer.transport)
             _close(writer, self.idle_timeout)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -326,12 +331,15 @@ class Proxy:
         else:
             await self.tunnel(head, reader, writer)
 
-    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Beyond the bound: a short 503 (or, when many are refused at once, an immediate close)."""
+    def _count_refusal(self) -> None:
         self.refused += 1
         if self.refused == 1 or self.refused % 1000 == 0:
             log.warning("proxy: %d connections at once (the limit, --max-connections); refusing more "
                         "(%d refused so far)", self.max_connections, self.refused)
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Beyond the bound: a short 503 (or, when many are refused at once, an immediate close)."""
+        self._count_refusal()
         answer = _simple_response(503, b"Service Unavailable", f"milab proxy: more than {self.max_connections} "
                                                                f"connections at once; retry later",
                                   headers=b"Retry-After: 1\r\n")
