@@ -130,6 +130,12 @@ class GuestEndpoint:
         return await asyncio.start_server(self.handler, sock=sock, limit=64 * 1024)
 
 
+def endpoint_address(block: int, index: int) -> str:
+    """The ``index``-th loopback address of a service's block inside a guest: ``127.<block>.x.y``
+    (250 per third octet; Azure SQL's servers have block 1, Cosmos DB's accounts block 2)."""
+    return f"127.{block}.{index // 250}.{index % 250 + 1}"
+
+
 class GuestSetupError(RuntimeError):
     """The isolated guest could not be set up (namespaces refused, a mount failed ...)."""
 

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..guests import GuestEndpoint
+from ..guests import GuestEndpoint, endpoint_address
 from ..tokens import TokenError
 from . import auth, model, query, rbac
 from .model import ACCOUNT_TYPE, CONTAINER_TYPE, DATABASE_TYPE, INTERNAL, SUFFIX
@@ -172,7 +172,7 @@ class CosmosGateway:
         guest's ``/etc/hosts``), served by the emulator's HTTPS: ``@azure/cosmos`` (Node.js) takes no
         proxy from the environment and connects to the account's name itself, as it would in a VM."""
         names = sorted(r["name"].lower() for r in self.emu.state.resources.values() if r.get("type") == ACCOUNT_TYPE)
-        return [GuestEndpoint(f"{name}{SUFFIX}", f"127.2.{i // 250}.{i % 250 + 1}", 443,
+        return [GuestEndpoint(f"{name}{SUFFIX}", endpoint_address(2, i), 443,
                               serve=self.emu.serve_https_on) for i, name in enumerate(names)]
 
     # -- the model ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from aiohttp import web
 from ...sqlclient import SERVERS_VAR  # outside namespaces: the file of the servers' loopback addresses
 from ..directory.apps import GRAPH_APP_ID, by_app_id
 from ..files import write_atomic
-from ..guests import GuestEndpoint
+from ..guests import GuestEndpoint, endpoint_address
 from ..proxy import extra
 from ..tokens import TokenError
 from . import tds
@@ -186,7 +186,7 @@ class SqlService:
                                            from_azure=True).run()
         names = sorted(r["name"].lower() for r in self.emu.state.resources.values()
                        if r.get("type", "").lower() == SERVER_TYPE.lower())
-        return [GuestEndpoint(f"{name}{SUFFIX}", f"127.1.{i // 250}.{i % 250 + 1}", PORT, serve(name))
+        return [GuestEndpoint(f"{name}{SUFFIX}", endpoint_address(1, i), PORT, serve(name))
                 for i, name in enumerate(names)]
 
     @property
