@@ -16,9 +16,9 @@ emulator, are printed too.
 
 The run is made of paired rounds: each round runs one batch of requests against every target, in
 alternating order, so a change of load on the machine (a shared 2-core virtual machine varies by a
-third from one minute to the next) weighs on every target alike. Each rate is all the rounds'
-requests over their time, with the lowest and highest round beside it; each ratio is the median
-of the ratios within a round, with the lowest and highest.
+third from one minute to the next) weighs on every target alike. Each rate is the median of the
+rounds' rates, with the lowest and highest round beside it; each ratio is the median of the ratios
+within a round, with the lowest and highest.
 
 On a 2-core machine the SDK client, not the server, sets the rate (it takes a whole core; "busy"
 prints the share), so the client's own work per request decides the figure. Under the SDK's
@@ -29,7 +29,14 @@ only. Every server is therefore loaded twice: with the SDK's default, and with
 ``consistency_level="Eventual"``, where the client does the same work against both. Each
 server's own CPU time per request, which does not depend on the client and says how much load it
 could take, is printed beside the client's (the emulator's includes its proxy when used). The
-servers run on the first CPU and the client on the others. Asserts nothing.
+servers run on the first CPU and the client on the others.
+
+Last, the servers are loaded with as light a client as there is, to see them rather than the SDK:
+aiohttp alone, point reads with each item's master-key signature made once, twice the requests in
+flight. A third server joins them there, the aiohttp floor: a bare aiohttp application (in its own
+process) that answers every GET with the bytes and header names of the emulator's point read and
+does nothing else. It is what the HTTP and TLS stack every milab service is built on costs, which
+no service built on it can go below. Asserts nothing.
 """
 from __future__ import annotations
 
@@ -163,10 +170,94 @@ async def _load(spec: dict) -> dict:
     return out
 
 
+async def _raw_load(spec: dict) -> dict:
+    """Point reads with a client that does as little as it can: aiohttp alone, the master-key signature
+    of each item computed once (valid for the 15 minutes Cosmos allows), twice the in-flight requests,
+    so the server, not the client, sets the rate. Every target answers the same GETs."""
+    from milab.cloud.cosmos.auth import master_key_authorization
+    host = spec["endpoint"].split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
+    paths = [f"/dbs/bench/colls/items/docs/item{i}" for i in range(ITEMS)]
+    signed = []
+    for i, path in enumerate(paths):
+        auth, date = master_key_authorization(spec["key"], "GET", path)
+        signed.append({"authorization": auth, "x-ms-date": date, "x-ms-version": "2020-07-15",
+                       "x-ms-documentdb-partitionkey": json.dumps([f"p{i % 10}"]), "Accept": "application/json"})
+    sessions = {t["label"]: _by_name_transport(t["port"]).session for t in spec["raw"]}
+    rng = random.Random(11)
+    inflight = 2 * spec["concurrency"]
+    per = max(spec["requests"] // spec["rounds"] // inflight, 1) * inflight
+    rows: dict = {t["label"]: [] for t in spec["raw"]}
+    errors: dict = {t["label"]: 0 for t in spec["raw"]}
+
+    async def batch(label: str, n: int) -> None:
+        session = sessions[label]
+
+        async def worker(k):
+            for _ in range(k):
+                i = rng.randrange(ITEMS)
+                async with session.get(f"https://{host}{paths[i]}", headers=signed[i]) as r:
+                    await r.read()
+                    errors[label] += r.status != 200
+        await asyncio.gather(*(worker(n // inflight) for _ in range(inflight)))
+    try:
+        for t in spec["raw"]:
+            await batch(t["label"], 10 * inflight)  # warm-up
+        for r in range(spec["rounds"]):
+            for t in (spec["raw"] if r % 2 == 0 else spec["raw"][::-1]):
+                s0, c0, t0 = cpu_seconds(t["pid"]), time.process_time(), time.perf_counter()
+                await batch(t["label"], per)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                rows[t["label"]].append({"rate": per / wall, "busy": cpu / wall, "client_ms": cpu * 1000 / per,
+                                         "server_ms": (cpu_seconds(t["pid"]) - s0) * 1000 / per,
+                                         "server_busy": (cpu_seconds(t["pid"]) - s0) / wall})
+    finally:
+        for session in sessions.values():
+            await session.close()
+    return {"rows": rows, "errors": errors, "per_batch": per, "inflight": inflight}
+
+
 def client_main(spec_json: str) -> int:
     import logging
     logging.getLogger("azure").setLevel(logging.WARNING)
-    print(json.dumps(asyncio.run(_load(json.loads(spec_json)))))
+    spec = json.loads(spec_json)
+    out = asyncio.run(_load(spec))
+    out["raw"] = asyncio.run(_raw_load(spec))
+    print(json.dumps(out))
+    return 0
+
+
+# -- the floor: aiohttp answering a stored point read, with nothing behind it ---------------------
+def floor_main(cert: str, key: str) -> int:
+    """A bare aiohttp server (a separate process, on the servers' CPU) answering every GET with the
+    bytes and header names of the emulator's point read: the cost of the HTTP and TLS stack every
+    milab service is built on, which no service on it can go below."""
+    import ssl
+
+    from aiohttp import web
+    item = {"id": "item1", "pk": "p1", "n": 1, "text": "x" * 200, "_rid": "8ZU2XBaCkKH4h99+ImCCAg==",
+            "_self": "dbs/8ZU2XA==/colls/8ZU2XBaCkKE=/docs/8ZU2XBaCkKH4h99+ImCCAg==/",
+            "_etag": '"045417e2-0000-0000-0000-6b0f6b4e0000"', "_attachments": "attachments/", "_ts": 1796172622}
+    body = json.dumps(item).encode()
+    headers = {"x-ms-activity-id": str(uuid.uuid4()), "x-ms-request-charge": "1", "x-ms-gatewayversion": "2.0.0",
+               "x-ms-serviceversion": "version=2.14.0.0", "x-ms-schemaversion": "1.18", "etag": item["_etag"],
+               "x-ms-session-token": "0:-1#1", "lsn": "1", "x-ms-alt-content-path": "dbs/bench/colls/items",
+               "x-ms-content-path": "8ZU2XBaCkKE=", "x-ms-documentdb-partitionkeyrangeid": "0"}
+
+    async def answer(request):
+        return web.Response(body=body, content_type="application/json", charset="utf-8", headers=headers)
+
+    async def serve():
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        print(site._server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Event().wait()
+    asyncio.run(serve())
     return 0
 
 
@@ -180,6 +271,16 @@ def start_reference(emu) -> tuple[subprocess.Popen, int]:
     if not line.isdigit():
         proc.kill()
         raise RuntimeError(f"cosmosdb-server did not start: {line} {proc.stderr.read()[-1000:]}")
+    return proc, int(line)
+
+
+def start_floor(emu) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, __file__, "--floor", str(emu.pki.leaf_cert), str(emu.pki.leaf_key)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.isdigit():
+        proc.kill()
+        raise RuntimeError(f"the aiohttp floor did not start: {line} {proc.stderr.read()[-1000:]}")
     return proc, int(line)
 
 
@@ -239,9 +340,12 @@ def main() -> int:
     ap.add_argument("-c", "--concurrency", type=int, default=16, help="requests in flight (default 16)")
     ap.add_argument("-r", "--rounds", type=int, default=10, help="paired rounds (default 10)")
     ap.add_argument("--client", help=argparse.SUPPRESS)
+    ap.add_argument("--floor", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
         return client_main(a.client)
+    if a.floor:
+        return floor_main(*a.floor)
 
     if SERVER_CPUS:
         os.sched_setaffinity(0, SERVER_CPUS)  # before the emulator's thread and cosmosdb-server start: inherited
@@ -251,16 +355,18 @@ def main() -> int:
 
 KEY, TOKEN, REF, PROXY = ("emulator, master key", "emulator, Entra token", "cosmosdb-server (no auth)",
                           "emulator via proxy, master key")
+EMU, REF_RAW, FLOOR = "emulator, master key", "cosmosdb-server", "aiohttp floor (no service)"
 
 
 def _compare(a, emu) -> int:
     env = emu.operator_env()
     s = operator_session(emu)
-    ref = None
+    ref = floor = None
     try:
         acct = setup_account(emu, s)
         emu_port = int(emu.https_by_name.rsplit(":", 1)[1])
         ref, ref_port = start_reference(emu)
+        floor, floor_port = start_floor(emu)
         # the client's environment names the emulator's proxy, which only the proxied target uses (the
         # others have their own aiohttp session, which reads no proxy from the environment)
         client_env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AZURE_", "HTTP", "NO_PROXY"))}
@@ -280,16 +386,19 @@ def _compare(a, emu) -> int:
         targets.append({"label": PROXY, "consistency": "Session", "key": acct["key"], "pid": me})
         for t in targets:
             t["label"] = f"{t['label']}|{t['consistency']}"
+        raw = [{"label": EMU, "port": emu_port, "pid": me}, {"label": REF_RAW, "port": ref_port, "pid": ref.pid},
+               {"label": FLOOR, "port": floor_port, "pid": floor.pid}]
         spec = {"requests": a.requests, "rounds": a.rounds, "concurrency": a.concurrency,
-                "endpoint": acct["endpoint"], "targets": targets}
+                "endpoint": acct["endpoint"], "targets": targets, "raw": raw, "key": acct["key"]}
         out = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
                              text=True, timeout=3600, env=client_env, preexec_fn=_on_cpus(CLIENT_CPUS))
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-3000:])
         got = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
-        if ref is not None:
-            ref.kill()
+        for proc in (ref, floor):
+            if proc is not None:
+                proc.kill()
     _report(a, got)
     return 0
 
@@ -299,9 +408,9 @@ def _report(a, got: dict) -> None:
           f"{got['per_batch']} requests per target and kind ({a.concurrency} in flight; each round runs one "
           f"batch against each target, in alternating order), {ITEMS} items of ~250 B; each server reached by "
           f"the account's name on its own loopback TLS port unless 'via proxy'; consistency is what the client "
-          f"asks for (Session is the SDK's default). Rates: all the round's requests over their time, then the "
-          f"lowest and highest round; CPU per request of the server and of the load client; busy: the client's "
-          f"CPU over wall time (1.00: the client, not the server, sets the rate)")
+          f"asks for (Session is the SDK's default). Rates: the median round, then the lowest and highest "
+          f"round; CPU per request of the server and of the load client; busy: the client's CPU over wall time "
+          f"(1.00: the client, not the server, sets the rate)")
     for kind, title in (("point", "point read"), ("query", "query by id")):
         for label, rows in got[kind].items():
             name, consistency = label.split("|")
@@ -333,6 +442,23 @@ def _report(a, got: dict) -> None:
     via, key = f"{PROXY}|Session", f"{KEY}|Session"
     print(f"  through the proxy / by name, point reads: rate {ratio('point', via, key)}, server CPU per request "
           f"{ratio('point', via, key, 'server_ms')}, client CPU per request {ratio('point', via, key, 'client_ms')}")
+
+    raw = got["raw"]
+    got["raw_point"] = raw["rows"]
+    print(f"server-bound point reads: aiohttp alone as the client (no SDK; each item's master-key signature made "
+          f"once), {raw['inflight']} in flight, {a.rounds} paired rounds of {raw['per_batch']}; the aiohttp floor "
+          f"answers every GET with the bytes of a point read and nothing behind them (the HTTP and TLS stack milab's "
+          f"services are built on). 'server busy' near 1.00: the server sets the rate")
+    for label, rows in raw["rows"].items():
+        rates = sorted(r["rate"] for r in rows)
+        print(f"  {label:31s} point read  {_median(rates):6.0f} req/s ({rates[0]:4.0f}-{rates[-1]:4.0f})   CPU server "
+              f"{_median([r['server_ms'] for r in rows]):.3f} client {_median([r['client_ms'] for r in rows]):.3f} ms"
+              f"   busy server {_median([r['server_busy'] for r in rows]):.2f} client "
+              f"{_median([r['busy'] for r in rows]):.2f}   non-200 answers {raw['errors'][label]}")
+    print(f"  emulator / cosmosdb-server {ratio('raw_point', EMU, REF_RAW)}   aiohttp floor / cosmosdb-server "
+          f"{ratio('raw_point', FLOOR, REF_RAW)}   emulator / floor {ratio('raw_point', EMU, FLOOR)}   server CPU per "
+          f"request, cosmosdb-server / emulator {ratio('raw_point', REF_RAW, EMU, 'server_ms')}, cosmosdb-server / "
+          f"floor {ratio('raw_point', REF_RAW, FLOOR, 'server_ms')}")
 
 
 if __name__ == "__main__":
