@@ -1,9 +1,10 @@
 """Cosmos DB with the Node.js SDK (``@azure/cosmos``, pinned in ``infra/package.json``) inside a VM
 and on the host. The SDK takes no proxy from the environment and connects to
 ``<account>.documents.azure.com:443`` itself: a namespaced guest reaches that name on a loopback
-address of its own (``CosmosGateway.guest_endpoints``); elsewhere the page runner's guard
-(``netguard/node_guard.js``, which every program here runs with) sends it to the emulator's HTTPS
-for such clients (``MILAB_HTTPS_BY_NAME``). With the account key: databases, containers, items
+address of its own (``CosmosGateway.guest_endpoints``); elsewhere the Node guard
+(``netguard/node_guard.js``, which milab's environments load through ``NODE_OPTIONS``: the
+operator's, every guest's) sends it to the emulator's HTTPS for such clients
+(``MILAB_HTTPS_BY_NAME``). No program here sets the guard itself. With the account key: databases, containers, items
 (create, upsert, read, replace with ``If-Match``, patch, delete), queries with parameters,
 ``TOP``, ``ORDER BY``, ``VALUE COUNT(1)``, pages of two, a cross-partition query through the SDK's
 query plan; the errors it gets (404, 409, 412, a read-only key writing: 401). With
@@ -20,8 +21,8 @@ import uuid
 import pytest
 
 from milab.cloud.nodejs import NODE, NODE_MODULES
-from milab.pages.runner import NODE_GUARD
-from support import make_vm, run
+from milab.targets.emulator import Control, EmbeddedEmulator
+from support import make_vm, operator_token, proxied_session, run
 
 API = "2024-11-15"
 
@@ -120,7 +121,7 @@ def check_keys(got: dict) -> None:
 def node_program(control, vm: dict, mode: str, env: dict[str, str]) -> dict:
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     script = (f"cat > \"$HOME/cosmos.js\" <<'PROGRAM'\n{PROGRAM}\nPROGRAM\n"
-              f"{exports} NODE_PATH={NODE_MODULES} NODE_OPTIONS=--require={NODE_GUARD} {NODE} \"$HOME/cosmos.js\" {mode}")
+              f"{exports} NODE_PATH={NODE_MODULES} {NODE} \"$HOME/cosmos.js\" {mode}")
     status, out, err = run(control, vm, script, timeout=120)
     assert status == 0, out + err
     return parsed(out, err)
@@ -199,12 +200,78 @@ def test_node_sdk_on_the_host_reaches_the_account_by_name(arm, emu_env, tmp_path
         name, _, keys = new_account(arm, rg)
         program = tmp_path / "cosmos.js"
         program.write_text(PROGRAM)
+        # milab's printed environment, as `eval "$(milab serve --detach)"` gives a shell
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NODE_PATH": str(NODE_MODULES),
-               "NODE_OPTIONS": f"--require={NODE_GUARD}", "NODE_EXTRA_CA_CERTS": emu_env["SSL_CERT_FILE"],
-               **{k: emu_env[k] for k in ("MILAB_HTTPS_BY_NAME", "MILAB_EMULATED_HOSTS")},
+               **{k: emu_env[k] for k in ("NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "MILAB_HTTPS_BY_NAME",
+                                          "MILAB_EMULATED_HOSTS")},
                **key_env(f"https://{name}.documents.azure.com:443/", keys)}
         done = subprocess.run([str(NODE), str(program), "keys"], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         check_keys(parsed(done.stdout, done.stderr))
     finally:
         arm.call("DELETE", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", "2021-04-01")
+
+
+# Run with milab's environment and nothing else: is the guard loaded, is a host that is not emulated
+# refused before any lookup, and does an emulated one answer by name without a proxy? (Exits before
+# connecting anywhere when the guard is missing, so that a failure sends nothing off the machine.)
+PROBE = r"""
+const net = require("net"), https = require("https");
+if (net.Socket.prototype.connect.name !== "guardedConnect") {
+  console.log(JSON.stringify({ guard: false, options: process.env.NODE_OPTIONS || null }));
+  process.exit(0);
+}
+const out = { guard: true };
+const outside = net.connect(443, "example.com");
+outside.on("connect", () => { out.outside = "connected"; outside.destroy(); });
+outside.on("error", (e) => { out.outside = e.message.startsWith("milab: example.com is not reachable") ? "refused" : e.code; });
+https.get("https://management.azure.com/metadata/endpoints?api-version=2022-09-01", (res) => {
+  let body = "";
+  res.on("data", (d) => { body += d; });
+  res.on("end", () => {
+    out.emulated = res.statusCode;
+    out.arm = (JSON.parse(body)[0] || {}).resourceManager;  // the cloud's endpoints, a list since 2019-05-01
+    setTimeout(() => console.log(JSON.stringify(out)), 100);
+  });
+}).on("error", (e) => { out.emulated = e.code || e.message; console.log(JSON.stringify(out)); });
+"""
+
+
+def test_node_without_namespaces_gets_the_guard_from_milab(tmp_path):
+    """Outside namespaces nothing but the guard keeps a Node program on the machine (it takes no
+    proxy), so milab's environments load it: a guest of an emulator started with
+    ``--guest-isolation none`` and a host process with the operator's printed environment alike
+    refuse a host that is not emulated and reach an emulated one by name (no ``NODE_OPTIONS`` set by
+    hand)."""
+    emu = EmbeddedEmulator(extra_args=["--guest-isolation", "none"])
+    try:
+        env = emu.env
+        assert env["MILAB_GUEST_ISOLATION"] == "none"
+        assert "node_guard.js" in env["NODE_OPTIONS"], env.get("NODE_OPTIONS")
+        expected = {"guard": True, "outside": "refused", "emulated": 200, "arm": "https://management.azure.com/"}
+
+        program = tmp_path / "probe.js"
+        program.write_text(PROBE)
+        host_env = {**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        done = subprocess.run([str(NODE), str(program)], env=host_env, capture_output=True, text=True, timeout=60)
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == expected, done.stdout + done.stderr
+
+        http = proxied_session(env)
+
+        class _Arm:
+            sub = env["AZURE_SUBSCRIPTION_ID"]
+            _token = operator_token(http, env)
+
+            def call(self, method, path, api_version="2021-04-01", body=None):
+                return http.request(method, f"https://management.azure.com{path}?api-version={api_version}",
+                                    json=body, timeout=60, headers={"Authorization": f"Bearer {self._token}"})
+        arm = _Arm()
+        rg = f"t-{uuid.uuid4().hex[:8]}"
+        arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", body={"location": "westus"})
+        vm = make_vm(arm, rg, "nodeguest")
+        script = f"cat > \"$HOME/probe.js\" <<'PROGRAM'\n{PROBE}\nPROGRAM\n{NODE} \"$HOME/probe.js\""
+        status, out, err = run(Control(env), vm, script, timeout=60)
+        assert status == 0, out + err
+        assert json.loads(out.strip().splitlines()[-1]) == expected, out + err
+    finally:
+        emu.stop()

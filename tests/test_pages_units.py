@@ -318,8 +318,7 @@ def test_javascript_steps_reach_loopback_only(tmp_path):
     HTTPS for such clients when MILAB_HTTPS_BY_NAME names it (here a bare listener), and only then.
     It runs in a network namespace of its own, so that a broken guard still reaches nothing (without
     the guard, the names go to DNS: EAI_AGAIN)."""
-    from milab.cloud.nodejs import NODE
-    from milab.pages.runner import NODE_GUARD
+    from milab.cloud.nodejs import NODE, NODE_GUARD
     if not NODE.exists():
         pytest.skip("the pinned Node.js is not installed (make deps)")
     if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:

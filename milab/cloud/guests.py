@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .arm.base import now_iso
-from .nodejs import NODE, NODE_MODULES
+from .nodejs import NODE, NODE_MODULES, node_options
 from .arm.compute import os_type
 from .guest_init import CA_BUNDLE as GUEST_CA_BUNDLE
 from .guest_init import GUEST_EXIT_SETUP, SECCOMP
@@ -253,7 +253,7 @@ class Guests:
         env = {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
                "NO_PROXY": "", "no_proxy": "",
                "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-               "NODE_EXTRA_CA_CERTS": bundle}
+               "NODE_EXTRA_CA_CERTS": bundle, "NODE_OPTIONS": node_options()}
         if not isolated:
             env.update(self.host_route_env)
         env.update(extra or {})

@@ -34,6 +34,7 @@ from .entra import EntraService
 from .guests import Guests
 from .imds import IMDS_HOST, ImdsService
 from .files import DirLock, new_private_dir, private_dir, write_atomic
+from .nodejs import node_options
 from .proxy import IDLE_TIMEOUT, MAX_CONNECTIONS, REFUSING_LIMIT, Proxy, extra, split_authority
 from .state import State, UnstorableResource
 from .tokens import SigningKey, TokenService
@@ -303,7 +304,7 @@ class Emulator:
             "https_proxy": self.proxy_url, "http_proxy": self.proxy_url,
             "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1",
             "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-            "NODE_EXTRA_CA_CERTS": bundle,
+            "NODE_EXTRA_CA_CERTS": bundle, "NODE_OPTIONS": node_options(),  # Node's network guard
             "AZURE_TENANT_ID": self.state.tenant_id, "AZURE_CLIENT_ID": op.app_id,
             "AZURE_CLIENT_SECRET": op.secret or "", "AZURE_SUBSCRIPTION_ID": self.state.subscription_id,
             "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com",

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import redact
-from ..cloud.nodejs import NODE_MODULES, node_binary
+from ..cloud.nodejs import NODE_MODULES, node_binary, node_options
 from . import az as azmod
 from .bind import Binder
 from .classify import classify, client_side, modelled, service_of_command, value_dependent
@@ -53,11 +53,6 @@ __milab_rc=$?
   && mv "$__milab_state.tmp" "$__milab_state"
 exit $__milab_rc
 '''
-
-
-# Loaded into every Node.js step (NODE_OPTIONS), as netguard/sitecustomize.py is into the CLI: sockets
-# reach loopback only, and a client that takes no proxy reaches an emulated host by name (see the file)
-NODE_GUARD = Path(__file__).resolve().parent / "netguard" / "node_guard.js"
 
 
 class Runner:
@@ -313,7 +308,7 @@ class Runner:
         # sends an emulated host's name to the emulator: @azure/cosmos takes no proxy, and would otherwise
         # look up and reach the real account's host
         self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} "
-                                           f"NODE_OPTIONS={shlex.quote('--require=' + str(NODE_GUARD))} "
+                                           f"NODE_OPTIONS={shlex.quote(node_options())} "
                                            f"{shlex.quote(node)} {shlex.quote(str(path))}", world, places, sr)
 
     def _template(self, proc: Procedure, step: Step, code: str, world: World, places: dict, sr: StepResult) -> None:

@@ -32,8 +32,9 @@ class EmbeddedEmulator:
         self.log = self.dir / "emulator.log"
         cmd = [sys.executable, "-m", "milab", "serve", "--env-file", str(self.env_file),
                "--state-dir", str(self.dir), *(extra_args or [])]
+        # not another emulator's client environment (its guests would inherit its Node guard)
         env = {k: v for k, v in os.environ.items()
-               if not k.upper().startswith(("AZURE_", "HTTP_PROXY", "HTTPS_PROXY", "MILAB_"))}
+               if not k.upper().startswith(("AZURE_", "HTTP_PROXY", "HTTPS_PROXY", "MILAB_", "NODE_OPTIONS"))}
 
         def limit() -> None:
             import resource

@@ -186,7 +186,7 @@ class AzuriteManager:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         env = {k: v for k, v in os.environ.items()
-               if not k.upper().startswith(("AZURE_", "MILAB_", "HTTP_PROXY", "HTTPS_PROXY"))}
+               if not k.upper().startswith(("AZURE_", "MILAB_", "HTTP_PROXY", "HTTPS_PROXY", "NODE_OPTIONS"))}
         env.update({"MILAB_AZURITE_ROOT": str(root), "AZURITE_ACCOUNTS": self._accounts_string(),
                     "MILAB_AZURITE_CA": str(self.ca), "MILAB_UDK_SEED": self.udk_seed})
         # Azurite 3.37 declares node >= 22: the Node pinned in infra/package.json, else PATH's

@@ -1,4 +1,5 @@
-// Loaded into every Node.js program the page runner runs (NODE_OPTIONS=--require), as
+// Loaded into every Node.js program that runs with an environment of milab's (NODE_OPTIONS=--require:
+// the operator's printed environment, every guest's, the page runner's JavaScript steps), as
 // sitecustomize.py is into the Azure CLI: a socket may connect to a loopback address, or to a name
 // the machine's /etc/hosts maps to one (inside a namespaced guest: the emulated hosts it names).
 // A client that takes no proxy from the environment (@azure/cosmos connects to the account's host
