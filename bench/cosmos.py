@@ -33,7 +33,8 @@ servers run on the first CPU and the client on the others.
 
 Last, the servers are loaded with as light a client as there is, to see them rather than the SDK:
 aiohttp alone, point reads with each item's master-key signature made once, twice the requests in
-flight. A third server joins them there, the aiohttp floor: a bare aiohttp application (in its own
+flight; each server's CPU per request is the figure to read there (on 2 cores even this client can
+set the rate). A third server joins them there, the aiohttp floor: a bare aiohttp application (in its own
 process) that answers every GET with the bytes and header names of the emulator's point read and
 does nothing else. It is what the HTTP and TLS stack every milab service is built on costs, which
 no service built on it can go below. Asserts nothing.
@@ -173,7 +174,9 @@ async def _load(spec: dict) -> dict:
 async def _raw_load(spec: dict) -> dict:
     """Point reads with a client that does as little as it can: aiohttp alone, the master-key signature
     of each item computed once (valid for the 15 minutes Cosmos allows), twice the in-flight requests,
-    so the server, not the client, sets the rate. Every target answers the same GETs."""
+    to load the servers as hard as one client process can. Their CPU per request is the figure: on 2
+    cores this client may still set the rate (both sides' busy shares are printed). Every target
+    answers the same GETs."""
     from milab.cloud.cosmos.auth import master_key_authorization
     host = spec["endpoint"].split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
     paths = [f"/dbs/bench/colls/items/docs/item{i}" for i in range(ITEMS)]
@@ -448,7 +451,8 @@ def _report(a, got: dict) -> None:
     print(f"server-bound point reads: aiohttp alone as the client (no SDK; each item's master-key signature made "
           f"once), {raw['inflight']} in flight, {a.rounds} paired rounds of {raw['per_batch']}; the aiohttp floor "
           f"answers every GET with the bytes of a point read and nothing behind them (the HTTP and TLS stack milab's "
-          f"services are built on). 'server busy' near 1.00: the server sets the rate")
+          f"services are built on). Read the servers' CPU per request; a busy share near 1.00 says which side set "
+          f"the rate")
     for label, rows in raw["rows"].items():
         rates = sorted(r["rate"] for r in rows)
         print(f"  {label:31s} point read  {_median(rates):6.0f} req/s ({rates[0]:4.0f}-{rates[-1]:4.0f})   CPU server "
