@@ -224,6 +224,12 @@ https.createServer = function (...args) {
     for (const listener of secure.listeners("request")) plain.on("request", listener);
     plain.keepAliveTimeout = 60000;
     plain.listen(0, "127.0.0.1", () => process.stdout.write(`milab-plain-port ${plain.address().port}\n`));
+    // Azurite's shutdown (SIGTERM, SIGINT) closes only its own servers: close this one with them, or
+    // its listening socket keeps Node running until the emulator gives up and kills it
+    secure.once("close", () => {
+      plain.close();
+      plain.closeAllConnections();
+    });
   });
   return secure;
 };
