@@ -166,25 +166,39 @@ class PythonStep:
 
 def render_python(step: PythonStep, os_name: str, prefer: str | None = None) -> str:
     """The guest script of a Python step. ``prefer`` is an interpreter to use when the guest has
-    it (the emulated guests share the harness's machine and its virtual environment)."""
-    launcher = f"import base64;exec(base64.b64decode('{step.payload()}').decode())"
-    imports = "; ".join(f"import {m}" for m in _modules(step.packages)) or "pass"
+    it (the emulated guests share the harness's machine and its virtual environment). One start of
+    the interpreter: the step's packages are imported first, and installed (``pip install --user``)
+    only when that fails, as on a VM that lacks them."""
+    launcher = _launcher(step)
     if os_name.lower() == "windows":
         lines = [PYTHON_MARK + step.to_json(), "$py = 'python'"]
         if prefer:
             lines.append(f"if (Test-Path {_ps_quote(prefer)}) {{ $py = {_ps_quote(prefer)} }}")
-        lines += [f"& $py -c {_ps_quote(imports)} 2>$null",
-                  f"if ($LASTEXITCODE -ne 0) {{ & $py -m pip install -q {' '.join(step.packages)} | Out-Null }}",
-                  f"& $py -c {_ps_quote(launcher)}",
+        lines += [f"& $py -c {_ps_quote(launcher)}",
                   f"Write-Output \"{STATUS_MARK}$LASTEXITCODE\"", ""]
         return "\n".join(lines)
     lines = ["PY=python3"]
     if prefer:
         lines.append(f"[ -x {shlex.quote(prefer)} ] && PY={shlex.quote(prefer)}")
-    lines += [f"\"$PY\" -c {shlex.quote(imports)} 2>/dev/null || "
-              f"\"$PY\" -m pip install -q --user {' '.join(step.packages)} >&2",
-              f"\"$PY\" -c {shlex.quote(launcher)}",
+    lines += [f"\"$PY\" -c {shlex.quote(launcher)}",
               f"echo \"\n{STATUS_MARK}$?\"", ""]
+    return "\n".join(lines)
+
+
+def _launcher(step: PythonStep) -> str:
+    """The ``python -c`` program that runs the step's code unaltered (base64 keeps every quote):
+    its packages imported, or installed when the VM lacks them (pip's output on stderr)."""
+    lines = ["import base64, sys"]
+    modules = _modules(step.packages)
+    if modules:
+        lines += ["try:", *(f"    import {m}" for m in modules),
+                  "except ImportError:",
+                  "    import importlib, site, subprocess",
+                  f"    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--user', "
+                  f"{', '.join(repr(p) for p in step.packages)}], stdout=sys.stderr)",
+                  "    site.addsitedir(site.getusersitepackages())",
+                  "    importlib.invalidate_caches()"]
+    lines.append(f"exec(base64.b64decode('{step.payload()}').decode())")
     return "\n".join(lines)
 
 

@@ -36,3 +36,29 @@ def test_http_steps_keep_working_next_to_python_steps():
                          capture_output=True, text=True, timeout=120)
     # the HTTP step fails to connect (nothing listens on port 9), as Invoke-WebRequest would throw
     assert out.returncode == 1 and "Invoke-WebRequest" in out.stderr
+
+
+def test_one_interpreter_start_and_pip_only_for_missing_packages(tmp_path):
+    """The step starts Python once: present packages are imported, not checked by a second start;
+    a missing one sends the step to ``pip install --user`` first (here with no index, so nothing is
+    fetched, and inside a virtual environment pip refuses ``--user`` anyway: pip fails, and the code
+    still runs, as it would on a VM where pip cannot help)."""
+    import os
+    present = render_python(PythonStep("print('ran')", ("azure-identity",)), "linux", prefer=sys.executable)
+    assert present.count('"$PY"') == 1 and "pip" in present  # pip only inside the import fallback
+    trace = tmp_path / "trace"
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(trace), "bash", "-c", present],
+                          capture_output=True, text=True, timeout=120, env=env) \
+        if os.path.exists("/usr/bin/strace") else None
+    if done is not None:
+        import re
+        started = re.findall(r'execve\("([^"]+)"', trace.read_text())
+        pythons = [path for path in started if os.path.basename(path).startswith("python")]
+        assert len(pythons) == 1, pythons
+        assert parse_output(done.stdout).body == "ran"
+    missing = render_python(PythonStep("print('ran')", ("milab-absent-package",)), "linux", prefer=sys.executable)
+    done = subprocess.run(["bash", "-c", missing], capture_output=True, text=True, timeout=120, env=env)
+    r = parse_output(done.stdout)
+    assert (r.status, r.body) == (0, "ran"), done.stdout + done.stderr
+    assert "install" in done.stderr.lower(), done.stderr  # pip's own complaint: it was asked
