@@ -83,13 +83,12 @@ class _StaticToken:
         pass
 
 
-def _by_name_transport(port: int):
-    """An aiohttp transport whose session resolves every host name to 127.0.0.1:``port`` (and reads no
-    proxy from the environment)."""
+def _by_name_session(port: int):
+    """An aiohttp session that resolves every host name to 127.0.0.1:``port`` (and reads no proxy from
+    the environment)."""
     import socket
 
     import aiohttp
-    from azure.core.pipeline.transport import AioHttpTransport
 
     class Loopback(aiohttp.abc.AbstractResolver):
         async def resolve(self, host, port_=0, family=socket.AF_INET):
@@ -98,8 +97,13 @@ def _by_name_transport(port: int):
 
         async def close(self):
             pass
-    return AioHttpTransport(session=aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=Loopback())),
-                            session_owner=True)
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=Loopback()))
+
+
+def _by_name_transport(port: int):
+    """The azure-core transport of :func:`_by_name_session`, for the SDK's clients."""
+    from azure.core.pipeline.transport import AioHttpTransport
+    return AioHttpTransport(session=_by_name_session(port), session_owner=True)
 
 
 async def _load(spec: dict) -> dict:
@@ -185,7 +189,7 @@ async def _raw_load(spec: dict) -> dict:
         auth, date = master_key_authorization(spec["key"], "GET", path)
         signed.append({"authorization": auth, "x-ms-date": date, "x-ms-version": "2020-07-15",
                        "x-ms-documentdb-partitionkey": json.dumps([f"p{i % 10}"]), "Accept": "application/json"})
-    sessions = {t["label"]: _by_name_transport(t["port"]).session for t in spec["raw"]}
+    sessions = {t["label"]: _by_name_session(t["port"]) for t in spec["raw"]}
     rng = random.Random(11)
     inflight = 2 * spec["concurrency"]
     per = max(spec["requests"] // spec["rounds"] // inflight, 1) * inflight
@@ -231,9 +235,10 @@ def client_main(spec_json: str) -> int:
 
 # -- the floor: aiohttp answering a stored point read, with nothing behind it ---------------------
 def floor_main(cert: str, key: str) -> int:
-    """A bare aiohttp server (a separate process, on the servers' CPU) answering every GET with the
-    bytes and header names of the emulator's point read: the cost of the HTTP and TLS stack every
-    milab service is built on, which no service on it can go below."""
+    """A bare aiohttp server (a separate process, on the servers' CPU) answering every GET with a
+    point read as the emulator answers it (its body and header names, copied here; the bytes, not
+    their values, are what costs): the cost of the HTTP and TLS stack every milab service is built on,
+    which no service on it can go below."""
     import ssl
 
     from aiohttp import web

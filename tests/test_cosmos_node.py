@@ -22,7 +22,7 @@ import pytest
 
 from milab.cloud.nodejs import NODE, NODE_MODULES
 from milab.targets.emulator import Control, EmbeddedEmulator
-from support import make_vm, operator_token, proxied_session, run
+from support import Arm, make_vm, operator_token, proxied_session, run
 
 API = "2024-11-15"
 
@@ -257,18 +257,8 @@ def test_node_without_namespaces_gets_the_guard_from_milab(tmp_path):
         assert json.loads(done.stdout.strip().splitlines()[-1]) == expected, done.stdout + done.stderr
 
         http = proxied_session(env)
-
-        class _Arm:
-            sub = env["AZURE_SUBSCRIPTION_ID"]
-            _token = operator_token(http, env)
-
-            def call(self, method, path, api_version="2021-04-01", body=None):
-                return http.request(method, f"https://management.azure.com{path}?api-version={api_version}",
-                                    json=body, timeout=60, headers={"Authorization": f"Bearer {self._token}"})
-        arm = _Arm()
-        rg = f"t-{uuid.uuid4().hex[:8]}"
-        arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", body={"location": "westus"})
-        vm = make_vm(arm, rg, "nodeguest")
+        arm = Arm(http, operator_token(http, env), env["AZURE_SUBSCRIPTION_ID"])
+        vm = make_vm(arm, arm.group(), "nodeguest")
         script = f"cat > \"$HOME/probe.js\" <<'PROGRAM'\n{PROBE}\nPROGRAM\n{NODE} \"$HOME/probe.js\""
         status, out, err = run(Control(env), vm, script, timeout=60)
         assert status == 0, out + err

@@ -24,7 +24,7 @@ import pytest
 
 from milab.guest import PythonStep, render_python
 from milab.targets.emulator import Control, EmbeddedEmulator
-from support import make_vm, proxied_session, run
+from support import Arm, make_vm, operator_token, proxied_session, run
 
 VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -384,20 +384,8 @@ def test_without_isolation_a_guest_reads_the_state_file(tmp_path):
         assert "guest isolation: NONE" in emu.log.read_text()
         control = Control(env)
         http = proxied_session(env)
-        from support import operator_token
-
-        class _Arm:
-            sub = env["AZURE_SUBSCRIPTION_ID"]
-            _token = operator_token(http, env)
-
-            def call(self, method, path, api_version="2021-04-01", body=None, token=None):
-                url = f"https://management.azure.com{path}?api-version={api_version}"
-                return http.request(method, url, json=body, timeout=60,
-                                    headers={"Authorization": f"Bearer {token or self._token}"})
-
-        arm = _Arm()
-        rg = f"t-{uuid.uuid4().hex[:8]}"
-        arm.call("PUT", f"/subscriptions/{arm.sub}/resourceGroups/{rg}", body={"location": "westus"})
+        arm = Arm(http, operator_token(http, env), env["AZURE_SUBSCRIPTION_ID"])
+        rg = arm.group()
         vm = make_vm(arm, rg, "leaky")
         make_vm(arm, rg, "other")
         code = READ_EVERYTHING.replace("RUN_DIR", repr(env["MILAB_EMULATOR_DIR"]))

@@ -306,7 +306,8 @@ class Runner:
             return
         # the guard refuses connections to anything but loopback (the proxy; a guest's own endpoints) and
         # sends an emulated host's name to the emulator: @azure/cosmos takes no proxy, and would otherwise
-        # look up and reach the real account's host
+        # look up and reach the real account's host. milab's environments set NODE_OPTIONS already; it is
+        # set again here because a procedure's steps share one shell's variables, and a page may set its own
         self._bash(replace(step, code=""), f"NODE_PATH={shlex.quote(str(NODE_MODULES))} "
                                            f"NODE_OPTIONS={shlex.quote(node_options())} "
                                            f"{shlex.quote(node)} {shlex.quote(str(path))}", world, places, sr)
