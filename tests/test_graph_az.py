@@ -38,7 +38,8 @@ def az(key, *args):
                 "err": r.stderr[-1500:]}
     return out[key]["out"]
 try:
-    az("login", "login", "--service-principal", "-u", env["AZURE_CLIENT_ID"], "-p", env["AZURE_CLIENT_SECRET"],
+    az("login", "login", "--service-principal", "-u", env["AZURE_CLIENT_ID"],
+       "--password=" + env["AZURE_CLIENT_SECRET"],
        "--tenant", env["AZURE_TENANT_ID"])
     az("sp_list", "ad", "sp", "list", "--display-name", "Microsoft Graph")
     az("sp_show_app", "ad", "sp", "show", "--id", "00000002-0000-0000-c000-000000000000")

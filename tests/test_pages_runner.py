@@ -234,3 +234,30 @@ def test_a_renamed_section_is_reported_not_guessed(page_runner, page_file):
     proc = derive(spec, parse_file(page_file))
     assert proc.reason and "not on the page" in proc.reason
     assert page_runner.run(proc).verdict.verdict == NOT_RUN
+
+
+def test_the_operator_signs_in_when_the_secret_starts_with_a_dash(tmp_path):
+    """A random URL-safe secret starts with '-' one time in 64; given as ``-p SECRET`` argparse takes it
+    for an option and every procedure of that worker failed (CI, stop 21). The secret is forced here."""
+    import json
+    import os
+
+    from milab.targets.emulator import EmbeddedEmulator
+    state_dir = tmp_path / "emu"
+    EmbeddedEmulator(state_dir=state_dir).stop()
+    state_file = state_dir / "state.json"
+    state = json.loads(state_file.read_text())
+    operator = next(p for p in state["principals"].values() if p["kind"] == "operator")
+    operator["secret"] = "-" + operator["secret"].lstrip("-")
+    state_file.write_text(json.dumps(state))
+    emu = EmbeddedEmulator(state_dir=state_dir)
+    cli = azmod.AzureCli({**os.environ, **emu.env}, work_dir=tmp_path / "az", warm=False)
+    try:
+        assert emu.env["AZURE_CLIENT_SECRET"].startswith("-")
+        cli.sign_in(emu.env["AZURE_TENANT_ID"], emu.env["AZURE_CLIENT_ID"], emu.env["AZURE_CLIENT_SECRET"])
+        shown = cli.run(["account", "show", "-o", "json"])
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["user"] == {"name": emu.env["AZURE_CLIENT_ID"], "type": "servicePrincipal"}
+    finally:
+        cli.close()
+        emu.stop()

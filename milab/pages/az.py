@@ -199,8 +199,10 @@ class AzureCli:
         started = time.monotonic()
         self.start()
         for _ in range(2):  # a second try: a loaded machine can time the first one out
-            done = self.run(["login", "--service-principal", "-u", client_id, "-p", secret, "--tenant", tenant,
-                             "-o", "none"])
+            # one argument, "--password=...": argparse takes a secret starting with '-' for an option
+            # ("expected one argument"), and a random URL-safe secret starts so one time in 64
+            done = self.run(["login", "--service-principal", "-u", client_id, f"--password={secret}",
+                             "--tenant", tenant, "-o", "none"])
             if done.returncode == 0:
                 break
         self.sign_in_seconds = time.monotonic() - started
