@@ -345,3 +345,17 @@ def test_javascript_steps_reach_loopback_only(tmp_path):
     assert guarded == {**local, "emulated": "refused", "emulated_other_port": "refused", "two_labels": "refused"}, \
         done.stdout + done.stderr
     assert bare["name"] in ("EAI_AGAIN", "ENOTFOUND") and bare["loopback"] == "connected", bare
+
+
+def test_a_bound_value_is_never_rewritten_by_a_later_pass():
+    """A storage key is random base64: '/ID1+' or '/myVM/' in it are not the page's example names."""
+    key = "Zm9v/ID1+YmFy/myVM/+id2=" + "A" * 60 + "=="
+    b = Binder({"ua_name": "id1abc", "ua2_name": "id2abc", "vm_name": "vm1", "account_key": key,
+                "subscription_id": "11111111-1111-1111-1111-111111111111"})
+    out = b.bind("az storage blob list --account-key <storage-account-key> # ID1 and ID2 on myVM")
+    assert out.text == f"az storage blob list --account-key {key} # id1abc and id2abc on vm1"
+    # a value holding a subscription path keeps its own subscription
+    b.set("ua_id", "/subscriptions/22222222-2222-2222-2222-222222222222/x", "test")
+    out = b.bind("--id <USER ASSIGNED IDENTITY ID> /subscriptions/33333333-3333-3333-3333-333333333333/y")
+    assert out.text == ("--id /subscriptions/22222222-2222-2222-2222-222222222222/x "
+                        "/subscriptions/11111111-1111-1111-1111-111111111111/y"), out

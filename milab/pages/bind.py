@@ -72,6 +72,9 @@ EXAMPLE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 _WORD = r"(?<![\w.-]){}(?![\w-])"
+# a bound value's stand-in while Binder.bind works: word characters, so no _WORD pattern matches in it
+# and the text around it keeps its word boundaries
+_HELD = "MilabHeld{}Value"
 SECRET_ROLES = {"access_token", "account_key", "sas_token", "cosmos_key", "admin_password"}
 # A value a step printed: JSON keys -> roles (the first non-empty wins, later steps override earlier)
 OUTPUT_KEYS = {
@@ -134,6 +137,15 @@ class Binder:
     def bind(self, text: str) -> Binding:
         """Replace placeholders and example names; report what stays unbound."""
         out = Binding(text)
+        # Each value goes in as a stand-in of word characters and is put back at the end, so a later pass
+        # never rewrites a value an earlier one inserted: a storage key such as '...Mp/ID1+dr...' keeps
+        # its 'ID1', which the example-name pass would otherwise make the identity's name.
+        held: list[str] = []
+
+        def hold(value: str) -> str:
+            held.append(value)
+            return _HELD.format(len(held) - 1)
+
         # in a template expression, variables('<name>') names the template's own variable
         bound = re.sub(r"\b(variables|parameters)\('<([A-Za-z]\w*)>'\)", r"\1('\2')", text)
         for ph in sorted(set(find_placeholders(text)), key=len, reverse=True):
@@ -141,13 +153,13 @@ class Binder:
             if value is None:
                 out.unbound.append(ph)
                 continue
-            bound = bound.replace(ph, value)
+            bound = bound.replace(ph, hold(value))
             out.used[ph] = role or "page prose"
         for name, v in self.explicit_names.items():
             value = self.values.get(v[1:]) if v.startswith("@") else v
             pattern = re.compile(_WORD.format(re.escape(name)))
             if value and pattern.search(bound):
-                bound = pattern.sub(lambda _m: value, bound)
+                bound = pattern.sub(lambda _m: hold(value), bound)
                 out.used[name] = "page prose"
         for role, names in EXAMPLE_NAMES.items():
             value = self.values.get(role)
@@ -156,14 +168,14 @@ class Binder:
             for name in names:
                 pattern = re.compile(_WORD.format(re.escape(name)), re.I)
                 if pattern.search(bound):
-                    bound = pattern.sub(lambda _m: value, bound)
+                    bound = pattern.sub(lambda _m: hold(value), bound)
                     out.used[name] = role
         # a subscription GUID written into a path is the page author's subscription
         sub = self.values.get("subscription_id")
         if sub:
             bound = re.sub(r"(?i)(/subscriptions/)(?!" + re.escape(sub) + r")[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
-                           r"[0-9a-f]{4}-[0-9a-f]{12}", lambda m: m.group(1) + sub, bound)
-        out.text = bound
+                           r"[0-9a-f]{4}-[0-9a-f]{12}", lambda m: m.group(1) + hold(sub), bound)
+        out.text = re.sub(_HELD.format(r"(\d+)"), lambda m: held[int(m.group(1))], bound)
         out.unbound = sorted(set(out.unbound))
         return out
 
