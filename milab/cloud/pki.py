@@ -90,11 +90,13 @@ def create(directory: Path, hosts: list[str] | None = None) -> Pki:
     """Create (or reuse, when all files exist) the CA, the leaf and the bundle in ``directory``."""
     pki = Pki(Path(directory))
     private_dir(pki.directory)
-    if all(p.exists() for p in (pki.ca_cert, pki.leaf_cert, pki.leaf_key, pki.bundle)):
+    now = dt.datetime.now(dt.timezone.utc)
+    wanted = sorted(hosts or TLS_HOSTS)
+    if all(p.exists() for p in (pki.ca_cert, pki.leaf_cert, pki.leaf_key, pki.bundle)) \
+            and _reusable(pki, wanted, now):
         if stat.S_IMODE(pki.bundle.stat().st_mode) != PUBLIC_FILE_MODE:  # an older milab made it with another mode
             _write_bundle(pki, pki.ca_cert.read_bytes())
         return pki
-    now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("milab emulator CA")).issuer_name(_name("milab emulator CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
@@ -126,6 +128,22 @@ def create(directory: Path, hosts: list[str] | None = None) -> Pki:
     write_atomic(pki.leaf_cert, leaf.public_bytes(serialization.Encoding.PEM) + ca_pem)
     _write_bundle(pki, ca_pem)
     return pki
+
+
+def _reusable(pki: Pki, hosts: list[str], now: dt.datetime) -> bool:
+    """Whether a state directory's certificates can serve another start: both valid for at least a
+    day more (a ``--state-dir`` kept for weeks outlives the 29-day leaf) and the leaf naming exactly
+    the hosts this milab serves (an older one may lack a service added since)."""
+    try:
+        ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+        leaf = x509.load_pem_x509_certificate(pki.leaf_cert.read_bytes())  # the first PEM block: the leaf
+        names = sorted(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                       .get_values_for_type(x509.DNSName))
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    margin = now + dt.timedelta(days=1)
+    return names == hosts and all(c.not_valid_before_utc <= now and c.not_valid_after_utc > margin
+                                  for c in (ca, leaf))
 
 
 def _write_bundle(pki: Pki, ca_pem: bytes) -> None:
