@@ -4,10 +4,13 @@ refuses; a milab gap; not run here), steps inside the VM, shell variables carrie
 and the step log without secrets."""
 from __future__ import annotations
 
+import glob
 import re
+import tempfile
 import textwrap
 
 import pytest
+from support import run_scenarios
 
 from milab.docs.parser import parse_file
 from milab.pages import az as azmod
@@ -208,9 +211,13 @@ def test_what_the_emulator_does_not_serve_is_a_milab_gap(page_runner, page_file)
 
 
 def test_shell_variables_carry_from_step_to_step(page_runner, page_file):
+    left = f"{tempfile.gettempdir()}/milab-page-syn-{SECTIONS.index('Variables between steps')}-*"
+    before = set(glob.glob(left))
     _, result = run(page_runner, page_file, "Variables between steps", given=("rg",))
     assert result.verdict.verdict == PASSED, step_log(result)
     assert re.search(r"the group is \S+", result.steps[1].stdout)
+    # the steps' directory and the variables saved in it (keys and tokens too) go with the procedure
+    assert set(glob.glob(left)) == before
 
 
 def test_imds_steps_run_inside_the_vm(page_runner, page_file):
@@ -261,3 +268,13 @@ def test_the_operator_signs_in_when_the_secret_starts_with_a_dash(tmp_path):
     finally:
         cli.close()
         emu.stop()
+
+
+def test_in_vm_steps_leave_nothing_in_the_hosts_tmp(tmp_path):
+    """Without namespaces a guest shares the host's /tmp: in-VM steps keep their directory on the VM's
+    own disk (its TMPDIR), which goes with the VM, not in /tmp, where every procedure left one."""
+    before = set(glob.glob("/tmp/milab-vm-*"))
+    out = run_scenarios(tmp_path, ["--guest-isolation", "none"],
+                        ["tests/test_pages_runner.py::test_imds_steps_run_inside_the_vm"])
+    assert [o.outcome for o in out] == ["passed"], out
+    assert set(glob.glob("/tmp/milab-vm-*")) == before

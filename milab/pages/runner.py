@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
+import shutil
 import subprocess
 import tempfile
 import time
@@ -68,13 +70,17 @@ class Runner:
     def run(self, proc: Procedure) -> ProcedureResult:
         started = time.monotonic()
         result = ProcedureResult(proc, Verdict(NOT_RUN, reason=proc.reason or ""))
+        # the operator's steps run here; it goes with the procedure (its state.sh holds what the steps
+        # put in shell variables: keys and tokens too)
+        work = Path(tempfile.mkdtemp(prefix=f"milab-page-{proc.id.lower()}-"))
         try:
-            result.verdict = self._run(proc, result)
+            result.verdict = self._run(proc, result, work)
         finally:
+            shutil.rmtree(work, ignore_errors=True)
             result.seconds = round(time.monotonic() - started, 3)
         return result
 
-    def _run(self, proc: Procedure, result: ProcedureResult) -> Verdict:
+    def _run(self, proc: Procedure, result: ProcedureResult, work: Path) -> Verdict:
         if not proc.runnable_steps:
             result.steps = [StepResult(s, NOT_RUN, reason=s.reason) for s in proc.steps]
             return Verdict(NOT_RUN, reason=proc.reason or "no step runs here")
@@ -92,9 +98,8 @@ class Runner:
         result.notes += world.log
         if self.guest_az is not None:
             self.guest_az.reset()  # every procedure's VM signs in for itself
-        work = Path(tempfile.mkdtemp(prefix=f"milab-page-{proc.id.lower()}-"))
-        places = {OPERATOR: work / "operator", VM: Path(f"/tmp/milab-vm-{proc.id.lower()}-{os.getpid()}-"
-                                                        f"{int(time.time() * 1000) % 100000}")}
+        # in the VM, a directory of its own temporary directory (see _bash): named here, made by the step
+        places = {OPERATOR: work / "operator", VM: Path(f"milab-vm-{proc.id.lower()}-{secrets.token_hex(4)}")}
         verdict: Verdict | None = None  # the failure that stopped the procedure
         mismatch: Verdict | None = None  # the first output that differs from the page's (the steps go on)
         blocked_by: Step | None = None  # a step that could not run here, whose values later steps may need
@@ -256,7 +261,10 @@ class Runner:
             if guest is not None:
                 guest.start()
             prelude = azmod.vm_prelude(self.target.name, guest)
-        script = SHELL.format(state=shlex.quote(str(state_dir / "state.sh")), workdir=shlex.quote(str(state_dir)),
+        # in the VM: below its TMPDIR (a guest's disk, which goes with the VM; /tmp when unset, as on
+        # Azure), not the host's /tmp, which a guest without namespaces shares
+        root = ('"${TMPDIR:-/tmp}"/' + shlex.quote(str(state_dir))) if where == VM else shlex.quote(str(state_dir))
+        script = SHELL.format(state=f"{root}/state.sh", workdir=root,
                               mark=STATUS_MARK, trace=AZ_TRACE, prelude=prelude, code=code)
         if where == VM:
             vm = world.made.get("vm")
@@ -264,7 +272,7 @@ class Runner:
                 sr.status, sr.classification = "failed", MILAB_GAP
                 sr.reason = "the step runs inside a VM, and the procedure has none"
                 return
-            script = f"export MILAB_STATE_DIR={shlex.quote(str(state_dir))}\n" + script
+            script = f"export MILAB_STATE_DIR={root}\n" + script
             rc, out, err = self.target.run_in_vm(vm, script)
         else:
             state_dir.mkdir(parents=True, exist_ok=True)
