@@ -21,6 +21,7 @@ import contextlib
 import email.utils
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def start_emulator():
 
     def run():
         async def go():
-            emu = Emulator(Config(state_dir=Path(tempfile.mkdtemp(prefix="milab-bench-blob-"))))
+            state_dir = Path(tempfile.mkdtemp(prefix="milab-bench-blob-"))  # saved as a kept one is
+            emu = Emulator(Config(state_dir=state_dir))
             await emu.start()
             bootstrap(emu)
             box["emu"], box["loop"] = emu, asyncio.get_running_loop()
@@ -119,6 +121,7 @@ def start_emulator():
             ready.set()
             await box["stop"].wait()
             await emu.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
         run_loop(go())
     t = threading.Thread(target=run, daemon=True)
     t.start()

@@ -23,6 +23,12 @@ pytestmark = pytest.mark.xdist_group("cli-run-dirs")  # one TMPDIR per worker pr
 TMP = Path(tempfile.mkdtemp(prefix="clitests-"))  # this module's TMPDIR: run directories are counted here
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _remove_tmp():
+    yield
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
 def _env(**extra):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AZURE_", "MILAB_", "PYTEST_")) and k != "XDG_RUNTIME_DIR"}

@@ -465,6 +465,7 @@ def test_without_isolation_a_vm_keeps_its_disk_in_home_and_tmpdir():
     assert other[0] != 0 and "kept" not in other[1], other
     assert there and not left and b_left, "the scale set's deletion must take its instances' disks only"
     assert not (Path(run_dir) / "guest-disks").exists()  # gone when the emulator stops
+    assert not Path(run_dir).exists()  # and the run directory it made for itself, with its keys
 
 
 @pytest.mark.skipif(not shutil.which("unshare") or subprocess.run(

@@ -290,6 +290,8 @@ class Emulator:
                 shutil.rmtree(self._socket_dir, ignore_errors=True)
         if self.lock:
             self.lock.release()
+        if not self.config.state_dir:  # the run directory it made itself (keys, certificates): gone with it
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     # -- what clients need -------------------------------------------------------------------------
     @property
