@@ -200,3 +200,21 @@ def test_catalogue_knows_the_documented_versions():
     assert "2023-09-01" in catalog.known_api_versions("Microsoft.Network/virtualNetworks")  # modelled (network.py)
     assert catalog.known_api_versions("Microsoft.Cache/redis") is None  # stored generically
     assert "runcommand" in catalog.known_actions("Microsoft.Compute/virtualMachines")
+
+
+def test_arm_times_keep_their_fraction_on_a_whole_second(monkeypatch):
+    """isoformat() drops '.ffffff' when the microsecond is 0; '...:46Z' then sorts after '...:46.5Z'."""
+    import datetime as dt
+
+    from milab.cloud.arm import base
+    whole = dt.datetime(2026, 12, 2, 5, 30, 46, tzinfo=dt.timezone.utc)
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return whole
+
+    import types
+    monkeypatch.setattr(base, "dt", types.SimpleNamespace(datetime=Clock, timezone=dt.timezone))
+    assert base.now_iso() == "2026-12-02T05:30:46.000000Z"
+    assert base.now_iso() < "2026-12-02T05:30:46.500000Z"

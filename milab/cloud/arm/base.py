@@ -23,7 +23,9 @@ INTERNAL = "_milab"  # stored-only fields, never rendered
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    """Now as ARM writes times (``2024-05-01T09:30:00.123456Z``): always with the fraction, which
+    ``isoformat()`` alone drops when the microsecond is 0, so the strings keep one length and order."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -34,7 +34,6 @@ azure-cli's resource module), so request bodies are read as JSON5.
 from __future__ import annotations
 
 import copy as _copy
-import datetime as dt
 import hashlib
 import json
 import time
@@ -738,7 +737,3 @@ def _dependencies(eng: Engine) -> list[dict]:
             out.append({"id": p.id, "resourceType": p.type, "resourceName": p.name,
                         "dependsOn": [{"id": d.id, "resourceType": d.type, "resourceName": d.name} for d in deps]})
     return out
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()

@@ -24,7 +24,6 @@ container cannot be made public (``409 PublicAccessNotPermitted``).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import re
 import uuid
@@ -253,7 +252,7 @@ def container_document(rid: str, name: str, public_access: str, metadata: dict, 
                            "hasImmutabilityPolicy": False, "hasLegalHold": False, "deleted": False,
                            "remainingRetentionDays": 0, "defaultEncryptionScope": "$account-encryption-key",
                            "denyEncryptionScopeOverride": False,
-                           "lastModifiedTime": dt.datetime.now(dt.timezone.utc).isoformat()},
+                           "lastModifiedTime": now_iso()},
             INTERNAL: {"created": now_iso(), "account": account_id}}
 
 
