@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -93,6 +94,8 @@ def run(source: Path, n: int, idle_timeout: float, cap: float) -> dict:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
@@ -107,7 +110,10 @@ def main() -> int:
         ref = Path(tempfile.mkdtemp(prefix="milab-bench-ref-"))
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", a.reference], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(ref)], input=archive.stdout, check=True)
-        results[a.reference] = run(ref, a.n, a.idle_timeout, cap)
+        try:
+            results[a.reference] = run(ref, a.n, a.idle_timeout, cap)
+        finally:
+            shutil.rmtree(ref, ignore_errors=True)
     rows = [("idle connections opened", lambda r: r["opened"]),
             ("--idle-timeout", lambda r: r["idle_timeout"] or "(none)"),
             ("descriptors: before", lambda r: r["before"]["fds"]),

@@ -2,6 +2,7 @@
 they should, and leave no run directory behind."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -21,12 +22,7 @@ pytestmark = pytest.mark.xdist_group("cli-run-dirs")  # one TMPDIR per worker pr
 
 
 TMP = Path(tempfile.mkdtemp(prefix="clitests-"))  # this module's TMPDIR: run directories are counted here
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_tmp():
-    yield
-    shutil.rmtree(TMP, ignore_errors=True)
+atexit.register(shutil.rmtree, TMP, True)  # every worker imports the module, one runs its tests
 
 
 def _env(**extra):
@@ -113,7 +109,7 @@ def test_stop_never_touches_an_unrelated_process():
         sleeper.kill()
         sleeper.wait()
     _one_line_error(run("stop", "--pid", "999999999"), "no process")
-    r = run("stop", env=_env(TMPDIR=tempfile.mkdtemp()))
+    r = run("stop", env=_env(TMPDIR=tempfile.mkdtemp(dir=TMP)))
     _one_line_error(r, "no milab emulator is running")
 
 
@@ -138,7 +134,7 @@ def test_janitor_without_credentials():
         pytest.skip("unshare is needed to keep the credential chain off the network")
     r = subprocess.run(["unshare", "-rn", *MILAB, "janitor", "--dry-run"], capture_output=True, text=True,
                        timeout=120, env=_env(AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000",
-                                             AZURE_CONFIG_DIR=tempfile.mkdtemp()), cwd=ROOT)
+                                             AZURE_CONFIG_DIR=tempfile.mkdtemp(dir=TMP)), cwd=ROOT)
     _one_line_error(r, "no credential")
     _one_line_error(run("janitor"), "AZURE_SUBSCRIPTION_ID")
 
@@ -164,7 +160,7 @@ def test_target_azure_without_subscription_or_credential(workers):
                      "AZURE_SUBSCRIPTION_ID")
     if not shutil.which("unshare"):
         pytest.skip("unshare is needed to keep the credential chain off the network")
-    env = _env(AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000", AZURE_CONFIG_DIR=tempfile.mkdtemp())
+    env = _env(AZURE_SUBSCRIPTION_ID="00000000-0000-0000-0000-000000000000", AZURE_CONFIG_DIR=tempfile.mkdtemp(dir=TMP))
     r = subprocess.run(["unshare", "-rn", sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--no-reports",
                         "scenarios/test_arm_read.py", "--target", "azure", *workers],
                        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)

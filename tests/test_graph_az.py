@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Runs inside the namespace: an emulator, then az with only the emulator's environment.
 PROGRAM = r'''
-import json, os, subprocess, sys, tempfile
+import json, os, shutil, subprocess, sys, tempfile
 from milab.targets.emulator import EmbeddedEmulator
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 emu = EmbeddedEmulator()
@@ -57,6 +57,7 @@ except SystemExit:
     pass
 finally:
     emu.stop()
+    shutil.rmtree(config, ignore_errors=True)  # the CLI's sign-in: the operator's secret, its tokens
 print("MILAB-RESULT " + json.dumps(out))
 '''
 
