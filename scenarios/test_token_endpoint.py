@@ -48,8 +48,8 @@ def test_documented_request_and_response(system_vm, tutorial_facts):
     assert c["aud"] == f["imds_resource"], "the aud claim is the requested resource"
     assert int(body["expires_on"]) == c["exp"], "expires_on corresponds to the exp claim"
     assert int(body["not_before"]) == c["nbf"], "not_before corresponds to the nbf claim"
-    # the same 5 minutes of clock skew either side, plus 5 minutes below: on Azure iat may precede the
-    # issue (a backdated iat, an IMDS-cached token; not verified here), and at 300 the bound sat at 0 s
+    # 5 minutes of clock skew either side, and 5 more below: on Azure iat may come before the request
+    # (a backdated iat or a token IMDS cached; not verified here), which 'before - 300' gave no room
     assert before - 600 <= c["iat"] <= int(time.time()) + 300
     assert 0 < int(body["expires_in"]) <= c["exp"] - c["iat"]
     assert c["oid"] == system_vm.principal_id
