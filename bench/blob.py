@@ -112,7 +112,7 @@ def start_emulator():
 
     def run():
         async def go():
-            state_dir = Path(tempfile.mkdtemp(prefix="milab-bench-blob-"))  # saved as a kept one is
+            state_dir = Path(tempfile.mkdtemp(prefix="milab-bench-blob-"))  # saves cost what a kept one's do
             emu = Emulator(Config(state_dir=state_dir))
             await emu.start()
             bootstrap(emu)

@@ -2,11 +2,13 @@
 and running scenarios in a subprocess against an emulator started with given switches."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 import uuid
 import xml.etree.ElementTree as ET
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,13 @@ import requests
 from milab.targets.emulator import ENV_VAR, Control, EmbeddedEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def fixed_clock(moment: dt.datetime) -> types.SimpleNamespace:
+    """A stand-in for a module's ``datetime`` import (``monkeypatch.setattr(mod, "dt", fixed_clock(t))``)
+    whose ``datetime.now()`` is ``moment``."""
+    return types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda tz=None: moment),
+                                 timezone=dt.timezone, timedelta=dt.timedelta)
 
 
 def proxied_session(env: dict) -> requests.Session:

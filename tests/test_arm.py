@@ -2,9 +2,11 @@
 existence, role assignments at any scope and their list filters, and the catalogue."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
+from support import fixed_clock
 
 from milab.cloud.arm import catalog
 from milab.cloud.arm.ids import parse
@@ -204,17 +206,7 @@ def test_catalogue_knows_the_documented_versions():
 
 def test_arm_times_keep_their_fraction_on_a_whole_second(monkeypatch):
     """isoformat() drops '.ffffff' when the microsecond is 0; '...:46Z' then sorts after '...:46.5Z'."""
-    import datetime as dt
-
     from milab.cloud.arm import base
-    whole = dt.datetime(2026, 12, 2, 5, 30, 46, tzinfo=dt.timezone.utc)
-
-    class Clock(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return whole
-
-    import types
-    monkeypatch.setattr(base, "dt", types.SimpleNamespace(datetime=Clock, timezone=dt.timezone))
+    monkeypatch.setattr(base, "dt", fixed_clock(dt.datetime(2026, 12, 2, 5, 30, 46, tzinfo=dt.timezone.utc)))
     assert base.now_iso() == "2026-12-02T05:30:46.000000Z"
     assert base.now_iso() < "2026-12-02T05:30:46.500000Z"

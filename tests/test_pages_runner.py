@@ -5,6 +5,8 @@ and the step log without secrets."""
 from __future__ import annotations
 
 import glob
+import json
+import os
 import re
 import tempfile
 import textwrap
@@ -18,6 +20,7 @@ from milab.pages.catalog import Spec
 from milab.pages.derive import derive
 from milab.pages.model import MILAB_GAP, NOT_RUN, PAGE_DEFECT, PASSED, VM
 from milab.pages.runner import step_log
+from milab.targets.emulator import EmbeddedEmulator
 
 pytestmark = pytest.mark.skipif(azmod.unavailable_reason() is not None, reason=azmod.unavailable_reason() or "")
 
@@ -246,10 +249,6 @@ def test_a_renamed_section_is_reported_not_guessed(page_runner, page_file):
 def test_the_operator_signs_in_when_the_secret_starts_with_a_dash(tmp_path):
     """A random URL-safe secret starts with '-' one time in 64; given as ``-p SECRET`` argparse takes it
     for an option and every procedure of that worker failed (CI, stop 21). The secret is forced here."""
-    import json
-    import os
-
-    from milab.targets.emulator import EmbeddedEmulator
     state_dir = tmp_path / "emu"
     EmbeddedEmulator(state_dir=state_dir).stop()
     state_file = state_dir / "state.json"

@@ -3,9 +3,9 @@ they are about to expire or no longer name every host milab serves."""
 from __future__ import annotations
 
 import datetime as dt
-import types
 
 from cryptography import x509
+from support import fixed_clock
 
 from milab.cloud import pki
 
@@ -15,11 +15,8 @@ def _leaf(p: pki.Pki) -> x509.Certificate:
 
 
 def _made_days_ago(monkeypatch, directory, days: float) -> None:
-    then = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
-    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda tz=None: then),
-                                  timezone=dt.timezone, timedelta=dt.timedelta)
     with monkeypatch.context() as m:
-        m.setattr(pki, "dt", clock)
+        m.setattr(pki, "dt", fixed_clock(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)))
         pki.create(directory)
 
 
